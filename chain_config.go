@@ -1,0 +1,165 @@
+package resamania
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
+)
+
+// configStoragePrefix holds one chainConfig per chain: config/<client_token>.
+// Seal-wrapped: it holds the client secret and the gateway key.
+const configStoragePrefix = "config/"
+
+const (
+	defaultRequestTimeout = 10 * time.Second
+	minRequestTimeout     = time.Second
+	maxRequestTimeout     = 60 * time.Second
+	maxClientTokenLen     = 128
+	maxSecretLen          = 4096
+	maxCAPEMLen           = 256 << 10
+)
+
+// chainConfig is one club chain's OAuth client. JSON tags are the storage
+// format: renaming one would lose data.
+type chainConfig struct {
+	APIBaseURL     string        `json:"api_base_url"`
+	ClientID       string        `json:"client_id"`
+	ClientSecret   string        `json:"client_secret"`
+	APIKey         string        `json:"api_key,omitempty"`
+	Scope          string        `json:"scope,omitempty"`
+	CAPEM          string        `json:"ca_pem,omitempty"`
+	RequestTimeout time.Duration `json:"request_timeout"`
+	NoLease        bool          `json:"no_lease"`
+}
+
+func getChainConfig(ctx context.Context, s logical.Storage, chain string) (*chainConfig, error) {
+	entry, err := s.Get(ctx, configStoragePrefix+chain)
+	if err != nil {
+		return nil, fmt.Errorf("reading the config of chain %q: %w", chain, err)
+	}
+	if entry == nil {
+		return nil, nil
+	}
+	cfg := new(chainConfig)
+	if err := entry.DecodeJSON(cfg); err != nil {
+		return nil, fmt.Errorf("decoding the config of chain %q: %w", chain, err)
+	}
+	return cfg, nil
+}
+
+func putChainConfig(ctx context.Context, s logical.Storage, chain string, cfg *chainConfig) error {
+	entry, err := logical.StorageEntryJSON(configStoragePrefix+chain, cfg)
+	if err != nil {
+		return fmt.Errorf("encoding the config of chain %q: %w", chain, err)
+	}
+	if err := s.Put(ctx, entry); err != nil {
+		return fmt.Errorf("storing the config of chain %q: %w", chain, err)
+	}
+	return nil
+}
+
+// fingerprint identifies the config's content, secrets included, without
+// holding them: it is only ever compared.
+func (c *chainConfig) fingerprint() [32]byte {
+	raw, _ := json.Marshal(c)
+	return sha256.Sum256(raw)
+}
+
+func (c *chainConfig) upstreamConfig(chain string, now func() time.Time) upstream.Config {
+	return upstream.Config{
+		TokenURL:       upstream.TokenURL(c.APIBaseURL, chain),
+		ClientID:       c.ClientID,
+		ClientSecret:   c.ClientSecret,
+		APIKey:         c.APIKey,
+		Scope:          c.Scope,
+		CAPEM:          c.CAPEM,
+		AttemptTimeout: c.RequestTimeout,
+		UserAgent:      "vault-plugin-secrets-resamania/" + Version,
+		Now:            now,
+	}
+}
+
+// mintBudget bounds one mint, retries included: three attempts' worth.
+func (c *chainConfig) mintBudget() time.Duration {
+	return 3 * c.RequestTimeout
+}
+
+var (
+	clientTokenRe = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$`)
+	// clientIDRe is Resamania's {id}_{random} form (FOSOAuthServerBundle).
+	clientIDRe = regexp.MustCompile(`^[^_\s]+_[!-~]+$`)
+	// scopeTokenRe is RFC 6749 3.3's scope-token.
+	scopeTokenRe = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]+$`)
+)
+
+func validateClientToken(chain string) error {
+	if len(chain) > maxClientTokenLen || !clientTokenRe.MatchString(chain) {
+		return fmt.Errorf("client_token %q is not valid: use 1 to %d letters, digits, '_', '-' or '.', starting and ending with a letter or digit", clip(chain, 64), maxClientTokenLen)
+	}
+	return nil
+}
+
+// validate checks a whole config; messages name the field and the rule and
+// never echo a secret.
+func (c *chainConfig) validate() error {
+	base, err := upstream.NormalizeBaseURL(c.APIBaseURL)
+	if err != nil {
+		return err
+	}
+	c.APIBaseURL = base
+	switch {
+	case c.ClientID == "":
+		return fmt.Errorf("client_id is required")
+	case len(c.ClientID) > 256 || !clientIDRe.MatchString(c.ClientID):
+		return fmt.Errorf("client_id must have Resamania's form {id}_{random}, such as 123_abc (printable characters, no spaces, at most 256)")
+	case c.ClientSecret == "":
+		return fmt.Errorf("client_secret is required")
+	case len(c.ClientSecret) > maxSecretLen || !printable(c.ClientSecret):
+		return fmt.Errorf("client_secret must be at most %d printable characters", maxSecretLen)
+	case len(c.APIKey) > maxSecretLen || !printable(c.APIKey):
+		return fmt.Errorf("api_key must be at most %d printable characters", maxSecretLen)
+	case c.RequestTimeout < minRequestTimeout || c.RequestTimeout > maxRequestTimeout:
+		return fmt.Errorf("request_timeout must be between %s and %s", minRequestTimeout, maxRequestTimeout)
+	case len(c.CAPEM) > maxCAPEMLen:
+		return fmt.Errorf("ca_pem is larger than %d KiB", maxCAPEMLen>>10)
+	}
+	if len(c.Scope) > 1024 {
+		return fmt.Errorf("scope is longer than 1024 characters")
+	}
+	for _, s := range strings.Fields(c.Scope) {
+		if !scopeTokenRe.MatchString(s) {
+			return fmt.Errorf("scope holds %q, which is not a valid OAuth scope token", clip(s, 64))
+		}
+	}
+	c.Scope = strings.Join(strings.Fields(c.Scope), " ")
+	if c.CAPEM != "" {
+		if _, err := upstream.ParseCAPEM(c.CAPEM); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,187 @@
+// Package upstream is the plugin's whole conversation with Resamania's OAuth
+// server: the three grants, the gateway header, error classes and retries. It
+// is the only code that knows the token endpoint's shape, and it needs no Vault.
+package upstream
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// GatewayKeyHeader carries the API gateway's key on every call.
+const GatewayKeyHeader = "x-gravitee-api-key"
+
+// Config is one chain's OAuth client.
+type Config struct {
+	TokenURL     string
+	ClientID     string
+	ClientSecret string
+	APIKey       string // sent as GatewayKeyHeader when set
+	Scope        string // space-separated, sent with client_credentials when set
+	CAPEM        string // trust only these CAs when set
+	// AttemptTimeout bounds one HTTP exchange; retries get their own.
+	AttemptTimeout time.Duration
+	// MaxAttempts bounds retries of transient failures (1 = no retry).
+	MaxAttempts int
+	UserAgent   string
+	Now         func() time.Time
+}
+
+// Client sends token requests for one chain. It is safe for concurrent use.
+type Client struct {
+	cfg  Config
+	http *http.Client
+}
+
+// New validates nothing the caller has not already: it builds the HTTP client.
+func New(cfg Config) (*Client, error) {
+	httpClient, err := newHTTPClient(cfg.CAPEM)
+	if err != nil {
+		return nil, err
+	}
+	inner := httpClient.Transport
+	httpClient.Transport = roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		req = req.Clone(req.Context())
+		if cfg.APIKey != "" {
+			req.Header.Set(GatewayKeyHeader, cfg.APIKey)
+		}
+		if cfg.UserAgent != "" {
+			req.Header.Set("User-Agent", cfg.UserAgent)
+		}
+		return inner.RoundTrip(req)
+	})
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = 10 * time.Second
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 4
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Client{cfg: cfg, http: httpClient}, nil
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func (c *Client) endpoint() oauth2.Endpoint {
+	// AuthStyleInParams, stated: auto-detection would try Basic first and could
+	// send a one-time code or refresh token twice.
+	return oauth2.Endpoint{TokenURL: c.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams}
+}
+
+// ClientCredentials mints a token with the client_credentials grant. Nothing
+// single-use is spent, so transient failures are retried.
+func (c *Client) ClientCredentials(ctx context.Context) (*Token, error) {
+	conf := clientcredentials.Config{
+		ClientID:     c.cfg.ClientID,
+		ClientSecret: c.cfg.ClientSecret,
+		TokenURL:     c.cfg.TokenURL,
+		Scopes:       strings.Fields(c.cfg.Scope),
+		AuthStyle:    oauth2.AuthStyleInParams,
+	}
+	return c.do(ctx, true, func(ctx context.Context) (*oauth2.Token, error) {
+		return conf.Token(ctx)
+	})
+}
+
+// ExchangeCode trades a one-time authorization code for tokens. Retried only
+// when the request provably never left this process.
+func (c *Client) ExchangeCode(ctx context.Context, code, redirectURI string) (*Token, error) {
+	conf := oauth2.Config{ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret, Endpoint: c.endpoint(), RedirectURL: redirectURI}
+	return c.do(ctx, false, func(ctx context.Context) (*oauth2.Token, error) {
+		return conf.Exchange(ctx, code)
+	}, code)
+}
+
+// Refresh spends a single-use refresh token. Retried only when the request
+// provably never left this process. When the server issues no new refresh
+// token, the returned one is the same (RFC 6749 6: the old one stays valid).
+func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Token, error) {
+	conf := oauth2.Config{ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret, Endpoint: c.endpoint()}
+	return c.do(ctx, false, func(ctx context.Context) (*oauth2.Token, error) {
+		return conf.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+	}, refreshToken)
+}
+
+// do runs fetch with bounded retries. retrySent says whether a request that may
+// have reached the server can be repeated; secrets are scrubbed from any text
+// the server sent back.
+func (c *Client) do(ctx context.Context, retrySent bool, fetch func(context.Context) (*oauth2.Token, error), secrets ...string) (*Token, error) {
+	scrub := newScrubber(append(secrets, c.cfg.ClientSecret, c.cfg.APIKey)...)
+	for n := 1; ; n++ {
+		tok, err := c.attemptOnce(ctx, fetch, scrub)
+		if err == nil {
+			return tok, nil
+		}
+		err.Attempts = n
+		if n >= c.cfg.MaxAttempts || err.Kind != KindTransient || (err.Sent && !retrySent) {
+			return nil, err
+		}
+		wait, ok := retryWait(ctx, n, err.RetryAfter, c.cfg.Now())
+		if !ok {
+			return nil, err
+		}
+		if sleepCtx(ctx, wait) != nil {
+			return nil, err
+		}
+	}
+}
+
+func (c *Client) attemptOnce(ctx context.Context, fetch func(context.Context) (*oauth2.Token, error), scrub scrubber) (*Token, *Error) {
+	a := &attempt{}
+	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	defer cancel()
+	actx = context.WithValue(withAttempt(actx, a), oauth2.HTTPClient, c.http)
+	tok, err := fetch(actx)
+	if err == nil {
+		t, perr := tokenFromOAuth2(tok, c.cfg.Now())
+		if perr != nil {
+			perr.Status = a.status
+			return nil, perr
+		}
+		return t, nil
+	}
+	e := classify(err, a, actx, ctx, c.cfg.AttemptTimeout)
+	e.Code, e.Description, e.Detail = scrub.clean(e.Code), scrub.clean(e.Description), scrub.clean(e.Detail)
+	return nil, e
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// scrubber replaces known secrets in text that came from the server: a broken
+// or hostile server must not make the plugin print a secret it echoed.
+type scrubber []string
+
+func newScrubber(secrets ...string) scrubber {
+	var s scrubber
+	for _, v := range secrets {
+		if len(v) >= 4 {
+			s = append(s, v)
+		}
+	}
+	return s
+}
+
+func (s scrubber) clean(text string) string {
+	for _, v := range s {
+		text = strings.ReplaceAll(text, v, "[redacted]")
+	}
+	return clip(text, 300)
+}

@@ -1,0 +1,96 @@
+package upstream
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Kind says who can fix a failed token request.
+type Kind int
+
+const (
+	// KindRejected: the OAuth server answered with an OAuth error (HTTP 400
+	// and an "error" code). Retrying the same request gives the same answer.
+	KindRejected Kind = iota + 1
+	// KindGateway: the API gateway refused the call (401 without an OAuth
+	// error body): the gateway key (api_key) is missing or wrong.
+	KindGateway
+	// KindTransient: a timeout, a connection failure, 429 or 5xx. Worth
+	// retrying later, when a retry cannot spend a single-use token twice.
+	KindTransient
+	// KindProtocol: an answer that is not a token response (garbage, a
+	// redirect, an unexpected status, a missing or expired access token).
+	KindProtocol
+	// KindTLS: the server's certificate is not trusted; ca_pem may fix it.
+	KindTLS
+)
+
+// Error is a failed token request, described without any secret: it names the
+// HTTP status and OAuth error fields, never the request or response body.
+type Error struct {
+	Kind        Kind
+	Status      int    // HTTP status; 0 when no response arrived
+	Code        string // OAuth "error", for KindRejected
+	Description string // OAuth "error_description", may be empty
+	Detail      string // what went wrong, for the other kinds
+	// Sent is true when the request may have reached the server. A refresh or
+	// code exchange with Sent set must never be repeated blindly.
+	Sent       bool
+	RetryAfter time.Duration // from a Retry-After header, when sent
+	Attempts   int
+}
+
+func (e *Error) Error() string {
+	var msg string
+	switch e.Kind {
+	case KindRejected:
+		msg = fmt.Sprintf("Resamania rejected the request: %s", e.Code)
+		if e.Description != "" {
+			msg += fmt.Sprintf(" (%s)", e.Description)
+		}
+	case KindGateway:
+		msg = fmt.Sprintf("Resamania's API gateway refused the request (HTTP %d): the gateway key (api_key) is missing or wrong", e.Status)
+	case KindTransient:
+		msg = "Resamania is unavailable: " + e.Detail
+		if e.RetryAfter > 0 {
+			msg += fmt.Sprintf(", Retry-After %s", e.RetryAfter)
+		}
+	case KindTLS:
+		msg = "could not reach Resamania securely: " + e.Detail
+	default:
+		msg = "Resamania's answer is not a valid token response: " + e.Detail
+	}
+	if e.Attempts > 1 {
+		msg += fmt.Sprintf(" (after %d attempts)", e.Attempts)
+	}
+	return msg
+}
+
+// IsRejected reports whether err is an OAuth error with one of the codes.
+func IsRejected(err error, codes ...string) bool {
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != KindRejected {
+		return false
+	}
+	for _, c := range codes {
+		if e.Code == c {
+			return true
+		}
+	}
+	return len(codes) == 0
+}
+
+// MaySpendGrant reports whether a failed refresh or code exchange may have been
+// processed by the server, so that the single-use value could be gone.
+func MaySpendGrant(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return true
+	}
+	return e.Sent && e.Kind != KindRejected && e.Kind != KindGateway
+}
+
+func protocolError(detail string) *Error {
+	return &Error{Kind: KindProtocol, Detail: detail, Sent: true}
+}

@@ -1,0 +1,107 @@
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+
+	"github.com/hashicorp/go-cleanhttp"
+)
+
+// maxBodyBytes bounds what is read of any answer: a token response is a few KiB.
+const maxBodyBytes = 256 << 10
+
+var errBodyTooLarge = errors.New("answer larger than 256 KiB")
+
+// ParseCAPEM returns a pool holding only the certificates of a PEM bundle.
+func ParseCAPEM(pemBundle string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(pemBundle)) {
+		return nil, fmt.Errorf("ca_pem holds no PEM certificate")
+	}
+	return pool, nil
+}
+
+// newHTTPClient builds the client for token requests: pooled connections, TLS
+// 1.2 at least, the operator's CA bundle instead of the system roots when
+// given, and no redirects, so credentials in a body are never replayed to
+// another URL.
+func newHTTPClient(caPEM string) (*http.Client, error) {
+	transport := cleanhttp.DefaultPooledTransport()
+	transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	if caPEM != "" {
+		pool, err := ParseCAPEM(caPEM)
+		if err != nil {
+			return nil, err
+		}
+		transport.TLSClientConfig.RootCAs = pool
+	}
+	return &http.Client{
+		Transport: &recordingTransport{next: transport},
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}, nil
+}
+
+// attempt records what one HTTP exchange did, facts oauth2's errors do not carry.
+type attempt struct {
+	sent        bool // a connection was obtained: the request may have reached the server
+	status      int
+	contentType string
+	retryAfter  string
+	location    string
+}
+
+type attemptKey struct{}
+
+func withAttempt(ctx context.Context, a *attempt) context.Context {
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { a.sent = true }}
+	return httptrace.WithClientTrace(context.WithValue(ctx, attemptKey{}, a), trace)
+}
+
+type recordingTransport struct{ next http.RoundTripper }
+
+func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if a, ok := req.Context().Value(attemptKey{}).(*attempt); ok {
+		a.status = resp.StatusCode
+		a.contentType = resp.Header.Get("Content-Type")
+		a.retryAfter = resp.Header.Get("Retry-After")
+		a.location = resp.Header.Get("Location")
+	}
+	resp.Body = &limitedBody{ReadCloser: resp.Body, left: maxBodyBytes}
+	return resp, nil
+}
+
+// limitedBody fails a read past the limit instead of silently truncating, so an
+// oversized answer is reported as such rather than as malformed JSON.
+type limitedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		var probe [1]byte
+		if n, err := b.ReadCloser.Read(probe[:]); n > 0 {
+			return 0, errBodyTooLarge
+		} else {
+			return 0, err
+		}
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}

@@ -1,0 +1,269 @@
+package resamania
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
+)
+
+func pathConfig(b *backend) []*framework.Path {
+	return []*framework.Path{
+		{
+			Pattern: "config/" + framework.GenericNameRegex("client_token"),
+			DisplayAttrs: &framework.DisplayAttributes{
+				OperationPrefix: operationPrefix,
+				OperationSuffix: "chain-configuration",
+			},
+			Fields: configFields(),
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.CreateOperation: &framework.PathOperation{
+					Callback: b.pathConfigWrite,
+					Summary:  "Store a club chain's OAuth client.",
+					DisplayAttrs: &framework.DisplayAttributes{
+						OperationVerb: "configure",
+					},
+					Responses: map[int][]framework.Response{http.StatusNoContent: {{Description: "stored"}}},
+				},
+				logical.UpdateOperation: &framework.PathOperation{
+					Callback: b.pathConfigWrite,
+					Summary:  "Change some fields of a club chain's OAuth client.",
+					DisplayAttrs: &framework.DisplayAttributes{
+						OperationVerb: "configure",
+					},
+					Responses: map[int][]framework.Response{http.StatusNoContent: {{Description: "stored"}}},
+				},
+				logical.ReadOperation: &framework.PathOperation{
+					Callback: b.pathConfigRead,
+					Summary:  "Read a club chain's configuration, without its secrets.",
+					DisplayAttrs: &framework.DisplayAttributes{
+						OperationVerb: "read",
+					},
+					Responses: map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: configReadFields()}}},
+				},
+				logical.DeleteOperation: &framework.PathOperation{
+					Callback: b.pathConfigDelete,
+					Summary:  "Delete a club chain's configuration and its cached token.",
+					DisplayAttrs: &framework.DisplayAttributes{
+						OperationVerb: "delete",
+					},
+					Responses: map[int][]framework.Response{http.StatusNoContent: {{Description: "deleted"}}},
+				},
+			},
+			ExistenceCheck:  b.pathConfigExists,
+			HelpSynopsis:    pathConfigHelpSyn,
+			HelpDescription: pathConfigHelpDesc,
+		},
+		{
+			Pattern: "config/?$",
+			DisplayAttrs: &framework.DisplayAttributes{
+				OperationPrefix: operationPrefix,
+				OperationSuffix: "chain-configurations",
+			},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ListOperation: &framework.PathOperation{
+					Callback: b.pathConfigList,
+					Summary:  "List the configured club chains.",
+					DisplayAttrs: &framework.DisplayAttributes{
+						OperationVerb: "list",
+					},
+					Responses: map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: map[string]*framework.FieldSchema{
+						"keys": {Type: framework.TypeStringSlice, Description: "The client_token of every configured chain."},
+					}}}},
+				},
+			},
+			HelpSynopsis:    pathConfigListHelpSyn,
+			HelpDescription: pathConfigListHelpDesc,
+		},
+	}
+}
+
+func configFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		"client_token": {
+			Type:        framework.TypeString,
+			Description: "Resamania's identifier of the club chain; the first path segment of its API URLs.",
+			Required:    true,
+		},
+		"api_base_url": {
+			Type:        framework.TypeString,
+			Description: "Base URL of the Resamania API, host plus the gateway's environment path if any (for example https://gateway.example/prod). A bare host means https; http is accepted only for a loopback host. The token URL is {api_base_url}/{client_token}/oauth/v2/token.",
+			Required:    true,
+		},
+		"client_id": {
+			Type:        framework.TypeString,
+			Description: "The OAuth client's identifier, in Resamania's {id}_{random} form.",
+			Required:    true,
+		},
+		"client_secret": {
+			Type:         framework.TypeString,
+			Description:  "The OAuth client's secret. Write-only: reads only say whether it is set.",
+			Required:     true,
+			DisplayAttrs: &framework.DisplayAttributes{Sensitive: true},
+		},
+		"api_key": {
+			Type:         framework.TypeString,
+			Description:  "Key of Resamania's API gateway, sent as the x-gravitee-api-key header on every token request. Write-only; write an empty value to remove it.",
+			DisplayAttrs: &framework.DisplayAttributes{Sensitive: true},
+		},
+		"scope": {
+			Type:        framework.TypeString,
+			Description: "Space-separated OAuth scopes to ask for with the client_credentials grant. Empty asks for the client's default scopes.",
+		},
+		"ca_pem": {
+			Type:        framework.TypeString,
+			Description: "PEM bundle of the CA certificates to trust for the token endpoint instead of the system's (for a private integration environment).",
+		},
+		"request_timeout": {
+			Type:        framework.TypeDurationSecond,
+			Description: "How long one HTTP request to the token endpoint may take (1s to 60s). Transient failures are retried, with backoff, for at most three times this long.",
+			Default:     int(defaultRequestTimeout.Seconds()),
+		},
+		"no_lease": {
+			Type:        framework.TypeBool,
+			Description: "Return tokens without a Vault lease. For apps that read on every request and would otherwise pile up leases; Vault Agent then re-reads on its own schedule rather than the token's, so prefer leases with Agent.",
+			Default:     false,
+		},
+	}
+}
+
+func configReadFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		"api_base_url":      {Type: framework.TypeString, Description: "Base URL of the Resamania API."},
+		"token_url":         {Type: framework.TypeString, Description: "The token endpoint this chain's tokens come from."},
+		"client_id":         {Type: framework.TypeString, Description: "The OAuth client's identifier."},
+		"client_secret_set": {Type: framework.TypeBool, Description: "Whether a client secret is stored (it is never returned)."},
+		"api_key_set":       {Type: framework.TypeBool, Description: "Whether a gateway key is stored (it is never returned)."},
+		"scope":             {Type: framework.TypeString, Description: "Scopes asked for."},
+		"ca_pem":            {Type: framework.TypeString, Description: "CA bundle trusted for the token endpoint, empty for the system's."},
+		"request_timeout":   {Type: framework.TypeDurationSecond, Description: "Timeout of one request, in seconds."},
+		"no_lease":          {Type: framework.TypeBool, Description: "Whether tokens are returned without a lease."},
+	}
+}
+
+func (b *backend) pathConfigExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
+	cfg, err := getChainConfig(ctx, req.Storage, d.Get("client_token").(string))
+	return cfg != nil, err
+}
+
+func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	chain := d.Get("client_token").(string)
+	cfg, err := getChainConfig(ctx, req.Storage, chain)
+	if err != nil || cfg == nil {
+		return nil, err
+	}
+	return &logical.Response{Data: map[string]any{
+		"api_base_url":      cfg.APIBaseURL,
+		"token_url":         upstream.TokenURL(cfg.APIBaseURL, chain),
+		"client_id":         cfg.ClientID,
+		"client_secret_set": cfg.ClientSecret != "",
+		"api_key_set":       cfg.APIKey != "",
+		"scope":             cfg.Scope,
+		"ca_pem":            cfg.CAPEM,
+		"request_timeout":   int64(cfg.RequestTimeout.Seconds()),
+		"no_lease":          cfg.NoLease,
+	}}, nil
+}
+
+func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	chain := d.Get("client_token").(string)
+	if err := validateClientToken(chain); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	if err := rejectUnknownFields(req, d); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	var resp *logical.Response
+	err := b.tokens.changeKey(tokenStoragePrefix+chain, func() error {
+		cfg, err := getChainConfig(ctx, req.Storage, chain)
+		if err != nil {
+			return err
+		}
+		if cfg == nil {
+			cfg = &chainConfig{RequestTimeout: defaultRequestTimeout}
+		}
+		applyConfigFields(cfg, d)
+		if err := cfg.validate(); err != nil {
+			resp = logical.ErrorResponse(err.Error())
+			return nil
+		}
+		if err := putChainConfig(ctx, req.Storage, chain, cfg); err != nil {
+			return err
+		}
+		// The cached token was minted with the old client: it must not outlive it.
+		return deleteStoredToken(ctx, req.Storage, tokenStoragePrefix+chain)
+	})
+	b.dropClient(chain)
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// applyConfigFields copies the fields present in the request onto cfg, so an
+// update changes only what it names.
+func applyConfigFields(cfg *chainConfig, d *framework.FieldData) {
+	for name, dst := range map[string]*string{
+		"api_base_url":  &cfg.APIBaseURL,
+		"client_id":     &cfg.ClientID,
+		"client_secret": &cfg.ClientSecret,
+		"api_key":       &cfg.APIKey,
+		"scope":         &cfg.Scope,
+		"ca_pem":        &cfg.CAPEM,
+	} {
+		if v, ok := d.GetOk(name); ok {
+			*dst = strings.TrimSpace(v.(string))
+		}
+	}
+	if v, ok := d.GetOk("request_timeout"); ok {
+		cfg.RequestTimeout = time.Duration(v.(int)) * time.Second
+	}
+	if v, ok := d.GetOk("no_lease"); ok {
+		cfg.NoLease = v.(bool)
+	}
+}
+
+func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	chain := d.Get("client_token").(string)
+	err := b.tokens.changeKey(tokenStoragePrefix+chain, func() error {
+		if err := req.Storage.Delete(ctx, configStoragePrefix+chain); err != nil {
+			return fmt.Errorf("deleting the config of chain %q: %w", chain, err)
+		}
+		return deleteStoredToken(ctx, req.Storage, tokenStoragePrefix+chain)
+	})
+	b.dropClient(chain)
+	return nil, err
+}
+
+func (b *backend) pathConfigList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	chains, err := req.Storage.List(ctx, configStoragePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing chains: %w", err)
+	}
+	return logical.ListResponse(chains), nil
+}
+
+const pathConfigHelpSyn = `Configure a club chain's Resamania OAuth client.`
+
+const pathConfigHelpDesc = `
+Stores the OAuth client that mints tokens for one club chain, keyed by the
+chain's client_token (Resamania's identifier of the chain):
+
+  vault write resamania/config/mychain \
+      api_base_url=https://api.example.test client_id=123_abc client_secret=...
+
+An update changes only the fields it names. client_secret and api_key are
+write-only: a read says only whether they are set. Changing or deleting a
+chain's config drops its cached token, so the next read mints with the new
+client.
+`
+
+const pathConfigListHelpSyn = `List the configured club chains.`
+
+const pathConfigListHelpDesc = `Lists the client_token of every chain with a stored config.`

@@ -1,0 +1,232 @@
+package resamania
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// failureCooldown: after a failed mint, readers are served the still-valid
+// cached token at once for this long, instead of each waiting on Resamania.
+const failureCooldown = 5 * time.Second
+
+// cachedToken is an access token as the cache, storage and responses see it.
+// JSON tags are the storage format.
+type cachedToken struct {
+	AccessToken string    `json:"access_token"`
+	TokenType   string    `json:"token_type"`
+	Scope       string    `json:"scope,omitempty"`
+	IssuedAt    time.Time `json:"issued_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+// tokenSource is how one key gets its tokens. The cache does the locking,
+// sharing and expiry maths; a source only loads what storage holds and mints
+// (and persists) a new token. Both run under the key's lock, so a source reads
+// its config itself, after any change to it has finished.
+type tokenSource interface {
+	load(ctx context.Context) (*cachedToken, error)
+	mint(ctx context.Context) (*cachedToken, error)
+	// budget bounds one load-and-mint, retries included.
+	budget() time.Duration
+}
+
+// tokenCache holds one token per key and answers "a token with at least N
+// seconds left": from memory, else from storage, else minted, with exactly one
+// mint in flight per key however many readers wait for it.
+type tokenCache struct {
+	now func() time.Time // set once at construction
+
+	mu      sync.Mutex
+	entries map[string]*cacheEntry // guarded by mu; entries are never removed but by reset
+}
+
+type cacheEntry struct {
+	// keyLock is held while the key's token is loaded and minted, and while its
+	// source (config, stored credential) changes: the two never overlap.
+	keyLock sync.Mutex
+
+	// All fields below are guarded by tokenCache.mu.
+	token    *cachedToken // last known token; nil when none
+	loaded   bool         // storage has been read since the last change
+	gen      uint64       // bumped by every change: an older flight's result is not kept
+	flight   *flight      // the mint in progress, if any
+	failure  error        // the last mint's error, cleared by a success
+	failedAt time.Time
+	lastRead time.Time
+}
+
+// flight is one load-and-mint that any number of readers wait on.
+type flight struct {
+	done   chan struct{}
+	token  *cachedToken // set before done is closed, nil on error
+	minted bool         // the token is new, not loaded from storage
+	err    error
+}
+
+// errTooShort: no token of this key can satisfy the reader's minimum.
+type errTooShort struct {
+	lifetime, minLeft time.Duration
+}
+
+func (e *errTooShort) Error() string {
+	return fmt.Sprintf("Resamania's tokens live %s, so minimum_seconds=%d cannot be met", e.lifetime, int(e.minLeft.Seconds()))
+}
+
+func newTokenCache(now func() time.Time) *tokenCache {
+	return &tokenCache{now: now, entries: make(map[string]*cacheEntry)}
+}
+
+func (c *tokenCache) entryLocked(key string) *cacheEntry {
+	e := c.entries[key]
+	if e == nil {
+		e = &cacheEntry{}
+		c.entries[key] = e
+	}
+	return e
+}
+
+// get returns a token of key with at least minLeft left. warning is set when
+// Resamania failed and a still-valid cached token is served instead.
+func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLeft time.Duration) (tok *cachedToken, warning string, err error) {
+	// A second round is needed only when the first joined a flight that
+	// loaded a stored token too short for this reader.
+	for round := 0; round < 2; round++ {
+		now := c.now()
+		c.mu.Lock()
+		e := c.entryLocked(key)
+		e.lastRead = now
+		if t := e.token; t != nil && isFresh(t, now, minLeft) {
+			c.mu.Unlock()
+			return t, "", nil
+		}
+		if t := e.token; t != nil && e.failure != nil && now.Sub(e.failedAt) < failureCooldown && isUsable(t, now, minLeft) {
+			failure := e.failure
+			c.mu.Unlock()
+			return t, staleWarning(failure, t), nil
+		}
+		f := e.flight
+		if f == nil {
+			f = &flight{done: make(chan struct{})}
+			e.flight = f
+			go c.fly(ctx, e, f, src, minLeft)
+		}
+		c.mu.Unlock()
+
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, "", fmt.Errorf("waiting for a token: %w", ctx.Err())
+		}
+
+		now = c.now()
+		if f.err != nil {
+			c.mu.Lock()
+			t := e.token
+			c.mu.Unlock()
+			if t != nil && isUsable(t, now, minLeft) {
+				return t, staleWarning(f.err, t), nil
+			}
+			return nil, "", f.err
+		}
+		if isUsable(f.token, now, minLeft) && (f.minted || isFresh(f.token, now, minLeft)) {
+			return f.token, "", nil
+		}
+		if f.minted {
+			return nil, "", &errTooShort{lifetime: lifetimeOf(f.token), minLeft: minLeft}
+		}
+	}
+	return nil, "", fmt.Errorf("no token with %s left could be obtained", minLeft)
+}
+
+// fly loads and, if need be, mints under the key's lock, detached from the
+// first reader's cancellation (others may be waiting) but bounded in time.
+func (c *tokenCache) fly(reqCtx context.Context, e *cacheEntry, f *flight, src tokenSource, minLeft time.Duration) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), src.budget())
+	defer cancel()
+
+	e.keyLock.Lock()
+	c.mu.Lock()
+	gen, loaded := e.gen, e.loaded
+	c.mu.Unlock()
+	tok, minted, err := c.obtain(ctx, src, loaded, minLeft)
+	e.keyLock.Unlock()
+
+	c.mu.Lock()
+	if gen == e.gen {
+		if tok != nil {
+			e.token, e.loaded = tok, true
+		}
+		if err != nil {
+			e.failure, e.failedAt = err, c.now()
+		} else {
+			e.failure = nil
+		}
+	}
+	e.flight = nil
+	if err == nil {
+		f.token, f.minted = tok, minted
+	}
+	f.err = err
+	c.mu.Unlock()
+	close(f.done)
+}
+
+// obtain returns the stored token when it is fresh enough, else a minted one.
+// On a failed mint it still returns what storage held, as a fallback.
+func (c *tokenCache) obtain(ctx context.Context, src tokenSource, loaded bool, minLeft time.Duration) (tok *cachedToken, minted bool, err error) {
+	if !loaded {
+		stored, err := src.load(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		if stored != nil && isFresh(stored, c.now(), minLeft) {
+			return stored, false, nil
+		}
+		tok = stored
+	}
+	fresh, err := src.mint(ctx)
+	if err != nil {
+		return tok, false, err
+	}
+	return fresh, true, nil
+}
+
+// changeKey runs fn, a change of the key's source, while no load or mint of
+// the key runs, then drops what memory held of it.
+func (c *tokenCache) changeKey(key string, fn func() error) error {
+	c.mu.Lock()
+	e := c.entryLocked(key)
+	c.mu.Unlock()
+
+	e.keyLock.Lock()
+	defer e.keyLock.Unlock()
+	err := fn()
+	c.forget(key)
+	return err
+}
+
+// forget drops what memory holds of key, so the next read goes to storage.
+func (c *tokenCache) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[key]; e != nil {
+		e.gen++
+		e.token, e.loaded, e.failure = nil, false, nil
+	}
+}
+
+// reset drops everything (the mount is being unloaded).
+func (c *tokenCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.entries {
+		e.gen++
+		e.token, e.loaded, e.failure = nil, false, nil
+	}
+}
+
+func staleWarning(err error, t *cachedToken) string {
+	return fmt.Sprintf("could not get a new token (%v); returning the cached token, valid until %s", err, t.ExpiresAt.UTC().Format(time.RFC3339))
+}

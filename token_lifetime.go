@@ -1,0 +1,59 @@
+package resamania
+
+import "time"
+
+// The lease and refresh maths, in one place. For a token that lives T:
+//   - its lease ends a safety margin before it expires: T/10, 1s to 60s,
+//     so clock skew and the time a reader takes to use it never reach expiry;
+//   - the cache serves it only while more than T/3 is left. A reader who
+//     comes back at 95% of its lease (Vault Agent re-reads non-renewable
+//     secrets at 85-95%) finds at most 0.05T + 0.95*T/10 < T/3 left, so it
+//     always gets a new token, never the old one near its end.
+
+const (
+	minLeaseMargin = time.Second
+	maxLeaseMargin = 60 * time.Second
+)
+
+func lifetimeOf(t *cachedToken) time.Duration {
+	return t.ExpiresAt.Sub(t.IssuedAt)
+}
+
+func leaseMargin(t *cachedToken) time.Duration {
+	m := lifetimeOf(t) / 10
+	if m < minLeaseMargin {
+		m = minLeaseMargin
+	}
+	if m > maxLeaseMargin {
+		m = maxLeaseMargin
+	}
+	return m
+}
+
+// refreshAhead is how much life a token must have left to be served from the cache.
+func refreshAhead(t *cachedToken) time.Duration {
+	return lifetimeOf(t) / 3
+}
+
+// isFresh: the cache may serve t without minting, to a reader who asks for at
+// least minLeft of life.
+func isFresh(t *cachedToken, now time.Time, minLeft time.Duration) bool {
+	left := t.ExpiresAt.Sub(now)
+	return left > refreshAhead(t) && left >= minLeft && left > leaseMargin(t)+time.Second
+}
+
+// isUsable: t can still be handed out (with a lease of at least a second),
+// though it is past its refresh point: the fallback while Resamania is down.
+func isUsable(t *cachedToken, now time.Time, minLeft time.Duration) bool {
+	left := t.ExpiresAt.Sub(now)
+	return left >= minLeft && left > leaseMargin(t)+time.Second
+}
+
+// leaseTTL is the lease of a read of t at now: it ends the margin before expiry.
+func leaseTTL(t *cachedToken, now time.Time) time.Duration {
+	ttl := (t.ExpiresAt.Sub(now) - leaseMargin(t)).Truncate(time.Second)
+	if ttl < time.Second {
+		ttl = time.Second
+	}
+	return ttl
+}
