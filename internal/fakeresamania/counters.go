@@ -1,0 +1,88 @@
+package fakeresamania
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// RecordedRequest is one request that reached the token endpoint.
+type RecordedRequest struct {
+	Time          time.Time
+	ClientToken   string
+	GrantType     string
+	ContentType   string
+	UsedBasicAuth bool   // an Authorization: Basic header was sent
+	JSONBody      bool   // the body was read as JSON rather than a form
+	GatewayKey    string // x-gravitee-api-key as received
+	Status        int    // status answered; 0 while in flight or when the connection was reset
+	RemoteAddr    string
+	Header        http.Header
+	Form          url.Values // parsed body, secrets included: tests inspect them
+}
+
+// record appends a request as it arrives; setStatus completes it.
+func (s *Server) record(r *http.Request, clientToken string, form url.Values, jsonBody bool) *RecordedRequest {
+	_, _, basic := r.BasicAuth()
+	rec := &RecordedRequest{
+		Time:          s.now(),
+		ClientToken:   clientToken,
+		GrantType:     form.Get("grant_type"),
+		ContentType:   r.Header.Get("Content-Type"),
+		UsedBasicAuth: basic,
+		JSONBody:      jsonBody,
+		GatewayKey:    r.Header.Get(gatewayKeyHeader),
+		RemoteAddr:    r.RemoteAddr,
+		Header:        r.Header.Clone(),
+		Form:          cloneValues(form),
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, rec)
+	return rec
+}
+
+func (s *Server) setStatus(rec *RecordedRequest, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec.Status = status
+}
+
+// TokenRequests counts token requests that reached the OAuth server,
+// successful or not. "" matches any client token or grant type.
+func (s *Server) TokenRequests(clientToken, grantType string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, rec := range s.requests {
+		if (clientToken == "" || rec.ClientToken == clientToken) && (grantType == "" || rec.GrantType == grantType) {
+			n++
+		}
+	}
+	return n
+}
+
+// Requests returns every token-endpoint request since the last reset, in
+// order of arrival.
+func (s *Server) Requests() []RecordedRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]RecordedRequest, len(s.requests))
+	for i, rec := range s.requests {
+		out[i] = *rec
+		out[i].Header = rec.Header.Clone()
+		out[i].Form = cloneValues(rec.Form)
+	}
+	return out
+}
+
+// ResetCounters forgets recorded requests. Issued tokens are kept.
+func (s *Server) ResetCounters() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
+}
+
+func cloneValues(v url.Values) url.Values {
+	return url.Values(http.Header(v).Clone())
+}

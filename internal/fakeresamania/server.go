@@ -1,0 +1,169 @@
+// Package fakeresamania is an in-process imitation of Resamania's OAuth
+// server (FOSOAuthServerBundle on friendsofsymfony/oauth2-php, behind a
+// Gravitee gateway), quirks included, so the plugin is tested against the
+// real thing's behaviour rather than a friendly mock. Tests start it with
+// Start; the demo binary serves Handler on a listener of its own.
+package fakeresamania
+
+import (
+	"crypto/subtle"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// gatewayKeyHeader carries the Gravitee API key on every call.
+const gatewayKeyHeader = "x-gravitee-api-key"
+
+// Options configure a Server.
+type Options struct {
+	PathPrefix string                           // per-environment gateway path, e.g. "/integration"
+	GatewayKey string                           // when set, requests without it get a plain-text 401
+	Now        func() time.Time                 // injectable clock; nil = time.Now
+	TLS        bool                             // serve https; CACertPEM returns the certificate
+	Logf       func(format string, args ...any) // optional; never given a secret
+}
+
+// Server is the fake Resamania OAuth server.
+type Server struct {
+	opts      Options
+	prefix    string           // PathPrefix with a leading slash and no trailing one ("" for none)
+	jwtKey    []byte           // HS256 key signing access tokens, random per server
+	ts        *httptest.Server // nil when built with New
+	done      chan struct{}    // closed by Close so fault delays stop waiting
+	closeOnce sync.Once
+
+	mu            sync.Mutex                   // guards every field below
+	clients       map[string]map[string]Client // client_token -> client_id -> client
+	members       map[string]map[string]string // client_token -> username -> password
+	access        map[string]accessToken       // access token -> what it was issued for
+	refresh       map[string]*grantRecord      // live refresh tokens
+	codes         map[string]*grantRecord      // unused authorization codes
+	issuedAccess  []string                     // every access token issued, in order
+	issuedRefresh []string                     // every refresh token issued, in order
+	issuedCodes   []string                     // every authorization code issued, in order
+	faults        []*Fault                     // pending faults, first match wins
+	requests      []*RecordedRequest           // token-endpoint requests since the last reset
+}
+
+// New builds a server without a listener: serve Handler yourself.
+// URL, TokenURL and CACertPEM only know the address when built by Start.
+func New(opts Options) *Server {
+	prefix := strings.TrimRight(opts.PathPrefix, "/")
+	if prefix != "" && !strings.HasPrefix(prefix, "/") {
+		prefix = "/" + prefix
+	}
+	return &Server{
+		opts:    opts,
+		prefix:  prefix,
+		jwtKey:  []byte(randomString(32)),
+		done:    make(chan struct{}),
+		clients: map[string]map[string]Client{},
+		members: map[string]map[string]string{},
+		access:  map[string]accessToken{},
+		refresh: map[string]*grantRecord{},
+		codes:   map[string]*grantRecord{},
+	}
+}
+
+// Start builds a server and serves it on 127.0.0.1 with httptest.
+func Start(opts Options) *Server {
+	s := New(opts)
+	s.ts = httptest.NewUnstartedServer(s.Handler())
+	if opts.TLS {
+		s.ts.StartTLS()
+	} else {
+		s.ts.Start()
+	}
+	return s
+}
+
+// URL is the api_base_url: scheme://host:port plus the path prefix.
+func (s *Server) URL() string {
+	if s.ts == nil {
+		return ""
+	}
+	return s.ts.URL + s.prefix
+}
+
+// PathPrefix is Options.PathPrefix normalised: "" or "/x", no trailing slash.
+func (s *Server) PathPrefix() string { return s.prefix }
+
+// TokenURL is the token endpoint of one chain.
+func (s *Server) TokenURL(clientToken string) string {
+	return s.URL() + "/" + clientToken + "/oauth/v2/token"
+}
+
+// CACertPEM is the PEM of the self-signed TLS certificate, "" without TLS.
+func (s *Server) CACertPEM() string {
+	if s.ts == nil || s.ts.TLS == nil {
+		return ""
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.ts.Certificate().Raw}))
+}
+
+// Close ends pending fault delays, then stops the listener.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.done) })
+	if s.ts != nil {
+		s.ts.Close()
+	}
+}
+
+// Handler serves the gateway, the token endpoint and the login page.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	// The gateway answers before the OAuth server sees anything, with a
+	// body that is not an OAuth error.
+	if s.opts.GatewayKey != "" &&
+		subtle.ConstantTimeCompare([]byte(r.Header.Get(gatewayKeyHeader)), []byte(s.opts.GatewayKey)) != 1 {
+		s.logf("fakeresamania: gateway rejected %s %s: API key missing or wrong", r.Method, r.URL.Path)
+		writeText(w, http.StatusUnauthorized, "Unauthorized")
+		return
+	}
+	clientToken, route := s.route(r.URL.Path)
+	switch route {
+	case "oauth/v2/token":
+		s.serveToken(w, r, clientToken)
+	case "oauth/login":
+		s.serveLogin(w, r, clientToken)
+	default:
+		writeText(w, http.StatusNotFound, "Not Found")
+	}
+}
+
+// route splits "{prefix}/{client_token}/{route}".
+func (s *Server) route(path string) (clientToken, route string) {
+	rest, ok := strings.CutPrefix(path, s.prefix+"/")
+	if !ok {
+		return "", ""
+	}
+	clientToken, route, _ = strings.Cut(rest, "/")
+	if clientToken == "" {
+		return "", ""
+	}
+	return clientToken, route
+}
+
+func (s *Server) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.opts.Logf != nil {
+		s.opts.Logf(format, args...)
+	}
+}
+
+func writeText(w http.ResponseWriter, status int, text string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(text))
+}

@@ -1,0 +1,108 @@
+package fakeresamania
+
+import (
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+)
+
+// maxTokenBody bounds what the token endpoint reads.
+const maxTokenBody = 1 << 20
+
+// serveToken is POST {prefix}/{client_token}/oauth/v2/token.
+func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, clientToken string) {
+	form, jsonBody := readTokenBody(w, r)
+	rec := s.record(r, clientToken, form, jsonBody)
+	status := s.answerToken(w, r, clientToken, form)
+	s.setStatus(rec, status)
+	// client_token and grant_type only: the form holds secrets.
+	s.logf("fakeresamania: token request client_token=%q grant_type=%q status=%d", clientToken, rec.GrantType, status)
+}
+
+// answerToken writes the answer, faults included, and returns its status.
+func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, clientToken string, form url.Values) int {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeText(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+		return http.StatusMethodNotAllowed
+	}
+	f := s.takeFault(form.Get("grant_type"))
+	if f != nil && !f.AfterProcessing {
+		if !s.pause(r, f.Delay) {
+			resetConnection(w)
+			return 0
+		}
+		if f.answersInstead() {
+			return writeFaultAnswer(w, f)
+		}
+	}
+
+	user, pass, _ := r.BasicAuth()
+	status, body := http.StatusOK, []byte(nil)
+	resp, oerr := s.grant(tokenRequest{clientToken: clientToken, form: form, basicUser: user, basicPass: pass})
+	if oerr != nil {
+		status, body = http.StatusBadRequest, oerr.body()
+	} else {
+		body, _ = json.Marshal(resp)
+	}
+	if f == nil {
+		writeJSON(w, status, body)
+		return status
+	}
+
+	if f.AfterProcessing {
+		// The grant has happened: whatever goes wrong now loses its answer.
+		if !s.pause(r, f.Delay) {
+			resetConnection(w)
+			return 0
+		}
+		if f.answersInstead() {
+			return writeFaultAnswer(w, f)
+		}
+	}
+	if f.Override != nil {
+		body = overrideJSON(body, f.Override)
+	}
+	if f.Truncate {
+		return writeTruncated(w, status, body)
+	}
+	writeJSON(w, status, body)
+	return status
+}
+
+// readTokenBody reads a form or a JSON body into form values. Query
+// parameters are ignored, as the library reads the POST body only.
+func readTokenBody(w http.ResponseWriter, r *http.Request) (form url.Values, jsonBody bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxTokenBody)
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mediaType == "application/json" {
+		return readJSONForm(r), true
+	}
+	if err := r.ParseForm(); err != nil || r.PostForm == nil {
+		return url.Values{}, false
+	}
+	return r.PostForm, false
+}
+
+// readJSONForm keeps a JSON object's scalar members, as PHP's filters do;
+// a malformed body reads as empty.
+func readJSONForm(r *http.Request) url.Values {
+	form := url.Values{}
+	var obj map[string]any
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	if dec.Decode(&obj) != nil {
+		return form
+	}
+	for k, v := range obj {
+		switch v := v.(type) {
+		case string:
+			form.Set(k, v)
+		case json.Number, bool:
+			form.Set(k, fmt.Sprint(v))
+		}
+	}
+	return form
+}
