@@ -125,7 +125,7 @@ func (c *Client) do(ctx context.Context, retrySent bool, fetch func(context.Cont
 		if n >= c.cfg.MaxAttempts || err.Kind != KindTransient || (err.Sent && !retrySent) {
 			return nil, err
 		}
-		wait, ok := retryWait(ctx, n, err.RetryAfter, c.cfg.Now())
+		wait, ok := retryWait(ctx, n, err.RetryAfter)
 		if !ok {
 			return nil, err
 		}

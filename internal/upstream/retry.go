@@ -22,7 +22,7 @@ const (
 // retryWait says how long to wait before attempt n+1, honouring Retry-After,
 // with exponential backoff and jitter otherwise; ok is false when the wait
 // would not leave room for another attempt before the deadline.
-func retryWait(ctx context.Context, n int, retryAfter time.Duration, now time.Time) (time.Duration, bool) {
+func retryWait(ctx context.Context, n int, retryAfter time.Duration) (time.Duration, bool) {
 	wait := backoffBase << (n - 1)
 	if wait > backoffCap || wait <= 0 {
 		wait = backoffCap
@@ -34,7 +34,7 @@ func retryWait(ctx context.Context, n int, retryAfter time.Duration, now time.Ti
 		}
 		wait = retryAfter
 	}
-	if deadline, ok := ctx.Deadline(); ok && deadline.Sub(now) < wait+minAttemptBudget {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait+minAttemptBudget {
 		return 0, false
 	}
 	return wait, true

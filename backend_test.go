@@ -1,0 +1,178 @@
+package resamania
+
+import (
+	"bytes"
+	"context"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/stretchr/testify/require"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
+)
+
+// Sentinels: values that must never show up in a log, an error or a config read.
+const (
+	testChain    = "mychain"
+	testClientID = "123_abcdef"
+	testSecret   = "SENTINEL-client-secret-7f3a"
+	testAPIKey   = "SENTINEL-gateway-key-91bc"
+)
+
+// testClock is the injectable clock shared by the backend and the fake server.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// syncBuffer collects the backend's log lines from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// testEnv is a backend on InmemStorage with a fake Resamania server, both on
+// one test clock, and the backend's trace-level log captured.
+type testEnv struct {
+	t       testing.TB
+	b       *backend
+	storage logical.Storage
+	clock   *testClock
+	fake    *fakeresamania.Server
+	logs    *syncBuffer
+}
+
+func getTestBackend(tb testing.TB) *testEnv {
+	return getTestBackendWith(tb, fakeresamania.Options{})
+}
+
+func getTestBackendWith(tb testing.TB, opts fakeresamania.Options) *testEnv {
+	tb.Helper()
+	clock := newTestClock()
+	opts.Now = clock.Now
+	fake := fakeresamania.Start(opts)
+	tb.Cleanup(fake.Close)
+	fake.AddClient(fakeresamania.Client{ClientToken: testChain, ClientID: testClientID, ClientSecret: testSecret, ExpiresIn: 3600})
+
+	logs := &syncBuffer{}
+	config := logical.TestBackendConfig()
+	config.StorageView = &logical.InmemStorage{}
+	config.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: logs})
+	b := newBackend(clock.Now)
+	require.NoError(tb, b.Setup(context.Background(), config))
+	env := &testEnv{t: tb, b: b, storage: config.StorageView, clock: clock, fake: fake, logs: logs}
+	tb.Cleanup(env.assertNoSecretLogged)
+	return env
+}
+
+func (e *testEnv) request(op logical.Operation, path string, data map[string]any) (*logical.Response, error) {
+	return e.b.HandleRequest(context.Background(), &logical.Request{
+		Operation:  op,
+		Path:       path,
+		Data:       data,
+		Storage:    e.storage,
+		MountPoint: "resamania/",
+	})
+}
+
+// configure writes a valid config for testChain pointing at the fake server.
+func (e *testEnv) configure(extra map[string]any) {
+	e.t.Helper()
+	data := map[string]any{"api_base_url": e.fake.URL(), "client_id": testClientID, "client_secret": testSecret}
+	for k, v := range extra {
+		data[k] = v
+	}
+	resp, err := e.request(logical.CreateOperation, "config/"+testChain, data)
+	require.NoError(e.t, err)
+	require.False(e.t, resp.IsError(), "config write failed: %v", resp)
+}
+
+func (e *testEnv) readToken(data map[string]any) *logical.Response {
+	e.t.Helper()
+	resp, err := e.request(logical.ReadOperation, "token/"+testChain, data)
+	require.NoError(e.t, err)
+	require.NotNil(e.t, resp)
+	require.False(e.t, resp.IsError(), "token read failed: %v", resp.Error())
+	return resp
+}
+
+// dumpStorage returns every key and value, to prove a rejected request changed nothing.
+func (e *testEnv) dumpStorage() map[string]string {
+	e.t.Helper()
+	out := map[string]string{}
+	var walk func(prefix string)
+	walk = func(prefix string) {
+		keys, err := e.storage.List(context.Background(), prefix)
+		require.NoError(e.t, err)
+		sort.Strings(keys)
+		for _, k := range keys {
+			if strings.HasSuffix(k, "/") {
+				walk(prefix + k)
+				continue
+			}
+			entry, err := e.storage.Get(context.Background(), prefix+k)
+			require.NoError(e.t, err)
+			out[prefix+k] = string(entry.Value)
+		}
+	}
+	walk("")
+	return out
+}
+
+// assertNoSecretLogged fails the test when any secret the test used or the
+// fake server issued appears in the backend's log.
+func (e *testEnv) assertNoSecretLogged() {
+	logs := e.logs.String()
+	secrets := append([]string{testSecret, testAPIKey}, e.fake.IssuedAccessTokens()...)
+	secrets = append(secrets, e.fake.IssuedRefreshTokens()...)
+	secrets = append(secrets, e.fake.IssuedCodes()...)
+	for _, s := range secrets {
+		if s != "" && strings.Contains(logs, s) {
+			e.t.Errorf("a secret appears in the backend's log: %.12s...", s)
+		}
+	}
+}
+
+func TestFactoryBuildsBackend(t *testing.T) {
+	config := logical.TestBackendConfig()
+	config.StorageView = &logical.InmemStorage{}
+	b, err := Factory(context.Background(), config)
+	require.NoError(t, err)
+	require.Equal(t, logical.TypeLogical, b.Type())
+	keys, err := config.StorageView.List(context.Background(), "")
+	require.NoError(t, err)
+	require.Empty(t, keys, "Factory must not write storage")
+}
