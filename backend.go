@@ -37,6 +37,9 @@ type backend struct {
 	// tokens is the token cache; it has its own locks.
 	tokens *tokenCache
 
+	// unsaved holds rotated refresh tokens that storage refused; its own lock.
+	unsaved unsavedCredentials
+
 	// now is the clock, injectable by tests. Set once in newBackend.
 	now func() time.Time
 }
@@ -61,11 +64,13 @@ func newBackend(now func() time.Time) *backend {
 		Help:        strings.TrimSpace(backendHelp),
 		PathsSpecial: &logical.Paths{
 			// Every prefix that holds a secret is seal-wrapped.
-			SealWrapStorage: []string{configStoragePrefix, tokenStoragePrefix},
+			SealWrapStorage: []string{configStoragePrefix, tokenStoragePrefix, credsStoragePrefix},
 		},
 		Paths: framework.PathAppend(
 			pathConfig(b),
 			pathToken(b),
+			pathAuthCodeURL(b),
+			pathCreds(b),
 		),
 		Secrets:        []*framework.Secret{secretAccessToken(b)},
 		Invalidate:     b.invalidate,
@@ -83,7 +88,7 @@ func (b *backend) invalidate(_ context.Context, key string) {
 		chain := strings.TrimPrefix(key, configStoragePrefix)
 		b.dropClient(chain)
 		b.tokens.forget(tokenStoragePrefix + chain)
-	case strings.HasPrefix(key, tokenStoragePrefix):
+	case strings.HasPrefix(key, tokenStoragePrefix), strings.HasPrefix(key, credsStoragePrefix):
 		b.tokens.forget(key)
 	}
 }

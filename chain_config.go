@@ -25,6 +25,10 @@ const (
 	maxClientTokenLen     = 128
 	maxSecretLen          = 4096
 	maxCAPEMLen           = 256 << 10
+	// defaultRefreshTokenTTL is FOSOAuthServerBundle's default: 14 days.
+	defaultRefreshTokenTTL = 14 * 24 * time.Hour
+	minRefreshTokenTTL     = 2 * time.Minute
+	maxRefreshTokenTTL     = 366 * 24 * time.Hour
 )
 
 // chainConfig is one club chain's OAuth client. JSON tags are the storage
@@ -38,6 +42,9 @@ type chainConfig struct {
 	CAPEM          string        `json:"ca_pem,omitempty"`
 	RequestTimeout time.Duration `json:"request_timeout"`
 	NoLease        bool          `json:"no_lease"`
+	// RefreshTokenTTL is how long the server keeps a refresh token; it never
+	// says so itself. Zero in configs stored before the field existed.
+	RefreshTokenTTL time.Duration `json:"refresh_token_ttl,omitempty"`
 }
 
 func getChainConfig(ctx context.Context, s logical.Storage, chain string) (*chainConfig, error) {
@@ -87,9 +94,12 @@ func (c *chainConfig) upstreamConfig(chain string, now func() time.Time) upstrea
 	}
 }
 
-// mintBudget bounds one mint, retries included: three attempts' worth.
-func (c *chainConfig) mintBudget() time.Duration {
-	return 3 * c.RequestTimeout
+// refreshTokenTTL is the refresh tokens' lifetime, defaulted for old configs.
+func (c *chainConfig) refreshTokenTTL() time.Duration {
+	if c.RefreshTokenTTL <= 0 {
+		return defaultRefreshTokenTTL
+	}
+	return c.RefreshTokenTTL
 }
 
 var (
@@ -128,6 +138,8 @@ func (c *chainConfig) validate() error {
 		return fmt.Errorf("api_key must be at most %d printable characters", maxSecretLen)
 	case c.RequestTimeout < minRequestTimeout || c.RequestTimeout > maxRequestTimeout:
 		return fmt.Errorf("request_timeout must be between %s and %s", minRequestTimeout, maxRequestTimeout)
+	case c.RefreshTokenTTL < minRefreshTokenTTL || c.RefreshTokenTTL > maxRefreshTokenTTL:
+		return fmt.Errorf("refresh_token_ttl must be between %s and %s", minRefreshTokenTTL, maxRefreshTokenTTL)
 	case len(c.CAPEM) > maxCAPEMLen:
 		return fmt.Errorf("ca_pem is larger than %d KiB", maxCAPEMLen>>10)
 	}

@@ -125,6 +125,11 @@ func configFields() map[string]*framework.FieldSchema {
 			Description: "How long one HTTP request to the token endpoint may take (1s to 60s). Transient failures are retried, with backoff, for at most three times this long.",
 			Default:     int(defaultRequestTimeout.Seconds()),
 		},
+		"refresh_token_ttl": {
+			Type:        framework.TypeDurationSecond,
+			Description: "How long Resamania keeps a member's refresh token (its server never says; 14 days by default). Stored credentials are refreshed well before it lapses.",
+			Default:     int(defaultRefreshTokenTTL.Seconds()),
+		},
 		"no_lease": {
 			Type:        framework.TypeBool,
 			Description: "Return tokens without a Vault lease. For apps that read on every request and would otherwise pile up leases; Vault Agent then re-reads on its own schedule rather than the token's, so prefer leases with Agent.",
@@ -144,6 +149,7 @@ func configReadFields() map[string]*framework.FieldSchema {
 		"ca_pem":            {Type: framework.TypeString, Description: "CA bundle trusted for the token endpoint, empty for the system's."},
 		"request_timeout":   {Type: framework.TypeDurationSecond, Description: "Timeout of one request, in seconds."},
 		"no_lease":          {Type: framework.TypeBool, Description: "Whether tokens are returned without a lease."},
+		"refresh_token_ttl": {Type: framework.TypeDurationSecond, Description: "Lifetime of members' refresh tokens, in seconds."},
 	}
 }
 
@@ -168,6 +174,7 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 		"ca_pem":            cfg.CAPEM,
 		"request_timeout":   int64(cfg.RequestTimeout.Seconds()),
 		"no_lease":          cfg.NoLease,
+		"refresh_token_ttl": int64(cfg.refreshTokenTTL().Seconds()),
 	}}, nil
 }
 
@@ -186,7 +193,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 			return err
 		}
 		if cfg == nil {
-			cfg = &chainConfig{RequestTimeout: defaultRequestTimeout}
+			cfg = &chainConfig{RequestTimeout: defaultRequestTimeout, RefreshTokenTTL: defaultRefreshTokenTTL}
 		}
 		applyConfigFields(cfg, d)
 		if err := cfg.validate(); err != nil {
@@ -223,6 +230,11 @@ func applyConfigFields(cfg *chainConfig, d *framework.FieldData) {
 	}
 	if v, ok := d.GetOk("request_timeout"); ok {
 		cfg.RequestTimeout = time.Duration(v.(int)) * time.Second
+	}
+	if v, ok := d.GetOk("refresh_token_ttl"); ok {
+		cfg.RefreshTokenTTL = time.Duration(v.(int)) * time.Second
+	} else if cfg.RefreshTokenTTL == 0 {
+		cfg.RefreshTokenTTL = defaultRefreshTokenTTL // a config stored before the field existed
 	}
 	if v, ok := d.GetOk("no_lease"); ok {
 		cfg.NoLease = v.(bool)

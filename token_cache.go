@@ -2,6 +2,7 @@ package resamania
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -55,6 +56,7 @@ type cacheEntry struct {
 	failure  error        // the last mint's error, cleared by a success
 	failedAt time.Time
 	lastRead time.Time
+	src      tokenSource // the source of the last read, for refreshing ahead in the background
 }
 
 // flight is one load-and-mint that any number of readers wait on.
@@ -96,12 +98,12 @@ func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLe
 		now := c.now()
 		c.mu.Lock()
 		e := c.entryLocked(key)
-		e.lastRead = now
+		e.lastRead, e.src = now, src
 		if t := e.token; t != nil && isFresh(t, now, minLeft) {
 			c.mu.Unlock()
 			return t, "", nil
 		}
-		if t := e.token; t != nil && e.failure != nil && now.Sub(e.failedAt) < failureCooldown && isUsable(t, now, minLeft) {
+		if t := e.token; t != nil && e.failure != nil && allowsFallback(e.failure) && now.Sub(e.failedAt) < failureCooldown && isUsable(t, now, minLeft) {
 			failure := e.failure
 			c.mu.Unlock()
 			return t, staleWarning(failure, t), nil
@@ -110,7 +112,7 @@ func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLe
 		if f == nil {
 			f = &flight{done: make(chan struct{})}
 			e.flight = f
-			go c.fly(ctx, e, f, src, minLeft)
+			go c.fly(ctx, e, f, src, minLeft, false)
 		}
 		c.mu.Unlock()
 
@@ -125,7 +127,7 @@ func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLe
 			c.mu.Lock()
 			t := e.token
 			c.mu.Unlock()
-			if t != nil && isUsable(t, now, minLeft) {
+			if t != nil && allowsFallback(f.err) && isUsable(t, now, minLeft) {
 				return t, staleWarning(f.err, t), nil
 			}
 			return nil, "", f.err
@@ -142,13 +144,14 @@ func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLe
 
 // fly loads and, if need be, mints under the key's lock, detached from the
 // first reader's cancellation (others may be waiting) but bounded in time.
-func (c *tokenCache) fly(reqCtx context.Context, e *cacheEntry, f *flight, src tokenSource, minLeft time.Duration) {
+// force skips the stored token and always mints.
+func (c *tokenCache) fly(reqCtx context.Context, e *cacheEntry, f *flight, src tokenSource, minLeft time.Duration, force bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), src.budget())
 	defer cancel()
 
 	e.keyLock.Lock()
 	c.mu.Lock()
-	gen, loaded := e.gen, e.loaded
+	gen, loaded := e.gen, e.loaded || force
 	c.mu.Unlock()
 	tok, minted, err := c.obtain(ctx, src, loaded, minLeft)
 	e.keyLock.Unlock()
@@ -193,6 +196,44 @@ func (c *tokenCache) obtain(ctx context.Context, src tokenSource, loaded bool, m
 	return fresh, true, nil
 }
 
+// refresh mints a new token for key now, whatever the cached one's age (the
+// background keep-alive and refresh ahead), or waits for a flight under way.
+func (c *tokenCache) refresh(ctx context.Context, key string, src tokenSource) error {
+	c.mu.Lock()
+	e := c.entryLocked(key)
+	f := e.flight
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+		e.flight = f
+		go c.fly(ctx, e, f, src, 0, true)
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// readAhead lists the keys read since readSince whose token is past half its
+// life: refreshing them now keeps steady-state reads from waiting on Resamania.
+func (c *tokenCache) readAhead(now, readSince time.Time) map[string]tokenSource {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	due := make(map[string]tokenSource)
+	for key, e := range c.entries {
+		t := e.token
+		if e.src == nil || e.flight != nil || t == nil || e.lastRead.Before(readSince) {
+			continue
+		}
+		if t.ExpiresAt.Sub(now) < lifetimeOf(t)/2 {
+			due[key] = e.src
+		}
+	}
+	return due
+}
+
 // changeKey runs fn, a change of the key's source, while no load or mint of
 // the key runs, then drops what memory held of it.
 func (c *tokenCache) changeKey(key string, fn func() error) error {
@@ -225,6 +266,15 @@ func (c *tokenCache) reset() {
 		e.gen++
 		e.token, e.loaded, e.failure = nil, false, nil
 	}
+}
+
+// noFallback marks an error after which no cached token may be served, such
+// as a credential that needs the member to sign in again.
+type noFallback interface{ noFallback() }
+
+func allowsFallback(err error) bool {
+	var nf noFallback
+	return !errors.As(err, &nf)
 }
 
 func staleWarning(err error, t *cachedToken) string {

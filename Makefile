@@ -1,0 +1,47 @@
+# Every target here is run by CI (`make test`) or by the README's first command
+# (`make demo`); nothing in this file is left unrun.
+VERSION ?= v0.1.0
+PLUGIN  := vault-plugin-secrets-resamania
+BIN     := .bin
+SHELL   := /bin/bash
+GOFLAGS_BUILD := -trimpath -ldflags "-X main.version=$(VERSION)"
+
+.PHONY: all build vault fake demo test unit e2e lint fmt-check vet fuzz clean
+
+all: build
+
+## build: the plugin binary, into .bin/plugins/
+build:
+	go build $(GOFLAGS_BUILD) -o $(BIN)/plugins/$(PLUGIN) ./cmd/$(PLUGIN)
+
+## vault: the real vault binary from its Go module (tools/vault), once
+vault:
+	bash scripts/build-vault.sh
+
+## fake: the fake Resamania server the demo runs
+fake:
+	go build -o $(BIN)/fake-resamania ./cmd/fake-resamania
+
+## demo: a dev Vault, the plugin and the fake Resamania server on loopback, end to end
+demo: vault build fake
+	bash scripts/demo.sh
+
+## test: formatting, vet, unit tests with -race, and the end-to-end tests on a real Vault
+test: vault lint unit e2e
+
+lint: fmt-check vet
+
+fmt-check:
+	@out="$$(gofmt -l . | grep -v '^tools/' || true)"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	go vet ./...
+
+unit:
+	go test -race -count=1 $$(go list ./... | grep -v /e2e)
+
+e2e: vault
+	RESAMANIA_E2E=required VAULT_BIN=$(CURDIR)/$(BIN)/vault go test -count=1 -timeout 30m -v ./e2e/...
+
+clean:
+	rm -rf $(BIN)/plugins $(BIN)/fake-resamania .demo

@@ -1,0 +1,95 @@
+// Package e2e drives the plugin inside a real `vault` server, built by
+// scripts/build-vault.sh, through the real CLI and the Go api client.
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/vaultharness"
+)
+
+// Sentinels: secrets that must never appear in a log, CLI output or error.
+const (
+	chain        = "mychain"
+	clientID     = "123_e2eclient"
+	clientSecret = "SENTINEL-e2e-client-secret-c81f"
+	gatewayKey   = "SENTINEL-e2e-gateway-key-44d0"
+	pluginVer    = "v0.1.0-e2e"
+	mount        = "resamania"
+)
+
+// stack is a real Vault with the plugin mounted and a fake Resamania server.
+type stack struct {
+	vault  *vaultharness.Server
+	fake   *fakeresamania.Server
+	plugin *vaultharness.Plugin
+}
+
+type stackOptions struct {
+	vault     vaultharness.Options
+	expiresIn int
+}
+
+func newStack(t *testing.T, opts stackOptions) *stack {
+	t.Helper()
+	vaultharness.Require(t)
+	fake := fakeresamania.Start(fakeresamania.Options{PathPrefix: "/integration", GatewayKey: gatewayKey})
+	t.Cleanup(fake.Close)
+	fake.AddClient(fakeresamania.Client{ClientToken: chain, ClientID: clientID, ClientSecret: clientSecret, ExpiresIn: opts.expiresIn})
+
+	plugin := vaultharness.BuildPlugin(t, pluginVer)
+	opts.vault.PluginDir = plugin.Dir
+	v := vaultharness.StartServer(t, opts.vault)
+	v.RegisterAndEnable(t, plugin, mount)
+	st := &stack{vault: v, fake: fake, plugin: plugin}
+	t.Cleanup(func() { st.assertNoSecretInLogs(t) })
+	return st
+}
+
+// configure writes the chain's config through the CLI.
+func (st *stack) configure(t *testing.T, extra ...string) {
+	t.Helper()
+	args := append([]string{"write", mount + "/config/" + chain,
+		"api_base_url=" + st.fake.URL(), "client_id=" + clientID, "client_secret=" + clientSecret, "api_key=" + gatewayKey}, extra...)
+	st.vault.MustCLI(t, args...)
+}
+
+// readToken is `vault read -format=json resamania/token/<chain>`, parsed.
+func (st *stack) readToken(t *testing.T) tokenRead {
+	t.Helper()
+	out := st.vault.MustCLI(t, "read", "-format=json", mount+"/token/"+chain)
+	var r tokenRead
+	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
+	return r
+}
+
+type tokenRead struct {
+	LeaseID       string `json:"lease_id"`
+	LeaseDuration int    `json:"lease_duration"`
+	Renewable     bool   `json:"renewable"`
+	Data          struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresAt   string `json:"expires_at"`
+		ExpiresIn   int    `json:"expires_in"`
+		Scope       string `json:"scope"`
+	} `json:"data"`
+	Warnings []string `json:"warnings"`
+}
+
+// assertNoSecretInLogs: the server log holds the plugin's log too (trace level).
+func (st *stack) assertNoSecretInLogs(t *testing.T) {
+	logs := st.vault.Log()
+	secrets := append([]string{clientSecret, gatewayKey}, st.fake.IssuedAccessTokens()...)
+	secrets = append(secrets, st.fake.IssuedRefreshTokens()...)
+	for _, s := range secrets {
+		if strings.Contains(logs, s) {
+			t.Errorf("a secret appears in the Vault server log %s: %.14s...", st.vault.LogPath, s)
+		}
+	}
+}

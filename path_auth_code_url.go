@@ -1,0 +1,167 @@
+package resamania
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
+)
+
+// authStateStoragePrefix remembers the states auth-code-url issued, by their
+// sha256: auth-state/<client_token>/<hex>. They expire after authStateTTL.
+const authStateStoragePrefix = "auth-state/"
+
+const authStateTTL = 10 * time.Minute
+
+// authState is an issued state. JSON tags are the storage format.
+type authState struct {
+	RedirectURI string    `json:"redirect_uri"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+var errBadState = errors.New("state")
+
+func pathAuthCodeURL(b *backend) []*framework.Path {
+	return []*framework.Path{{
+		Pattern:      "auth-code-url/" + framework.GenericNameRegex("client_token"),
+		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "authorization-code-url"},
+		Fields: map[string]*framework.FieldSchema{
+			"client_token": {Type: framework.TypeString, Description: "Resamania's identifier of the club chain.", Required: true},
+			"redirect_uri": {Type: framework.TypeString, Description: "Where Resamania sends the member back with the code: one of the OAuth client's registered return URLs.", Required: true},
+			"state":        {Type: framework.TypeString, Description: "Opaque value returned with the code; an unguessable one is generated when absent."},
+			"scope":        {Type: framework.TypeString, Description: "Space-separated scopes to ask the member for."},
+		},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.UpdateOperation: &framework.PathOperation{
+				Callback:                    b.pathAuthCodeURLWrite,
+				Summary:                     "Get the login URL that starts a member's sign-in.",
+				DisplayAttrs:                &framework.DisplayAttributes{OperationVerb: "generate"},
+				ForwardPerformanceStandby:   true,
+				ForwardPerformanceSecondary: true,
+				Responses: map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: map[string]*framework.FieldSchema{
+					"url":        {Type: framework.TypeString, Description: "The login URL to send the member to."},
+					"state":      {Type: framework.TypeString, Description: "The state, to check when the member comes back."},
+					"expires_at": {Type: framework.TypeString, Description: "Until when the plugin accepts this state."},
+				}}}},
+			},
+		},
+		HelpSynopsis: "Get the Resamania login URL that starts a member's sign-in.",
+		HelpDescription: `A write (so the state is not in a URL that gets logged) returns
+https://{api_base_url}/{client_token}/oauth/login?response_type=code&client_id=...&redirect_uri=...&state=...
+Send the member there; Resamania returns them to redirect_uri with a one-time
+code. Write that code, redirect_uri and state to creds/<client_token>/<name>.
+Issued states are accepted for ten minutes, once.`,
+	}}
+}
+
+func (b *backend) pathAuthCodeURLWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	chain := d.Get("client_token").(string)
+	if err := validateClientToken(chain); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	if err := rejectUnknownFields(req, d); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	redirectURI := strings.TrimSpace(d.Get("redirect_uri").(string))
+	if err := validateRedirectURI(redirectURI); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	state := d.Get("state").(string)
+	if len(state) > 512 || !printable(state) {
+		return logical.ErrorResponse("state must be at most 512 printable characters"), nil
+	}
+	scope := strings.Join(strings.Fields(d.Get("scope").(string)), " ")
+	for _, s := range strings.Fields(scope) {
+		if !scopeTokenRe.MatchString(s) || len(scope) > 1024 {
+			return logical.ErrorResponse("scope holds %q, which is not a valid OAuth scope token", clip(s, 64)), nil
+		}
+	}
+	cfg, err := getChainConfig(ctx, req.Storage, chain)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return logical.ErrorResponse("chain %q is not configured: write its OAuth client to %sconfig/%s first", chain, req.MountPoint, chain), nil
+	}
+	if state == "" {
+		buf := make([]byte, 32)
+		if _, err := rand.Read(buf); err != nil {
+			return nil, fmt.Errorf("generating a state: %w", err)
+		}
+		state = base64.RawURLEncoding.EncodeToString(buf)
+	}
+	expires := b.now().Add(authStateTTL)
+	entry, err := logical.StorageEntryJSON(authStateKey(chain, state), &authState{RedirectURI: redirectURI, ExpiresAt: expires})
+	if err != nil {
+		return nil, err
+	}
+	if err := req.Storage.Put(ctx, entry); err != nil {
+		return nil, fmt.Errorf("remembering the state: %w", err)
+	}
+	return &logical.Response{Data: map[string]any{
+		"url":        upstream.LoginURL(cfg.APIBaseURL, chain, cfg.ClientID, redirectURI, state, scope),
+		"state":      state,
+		"expires_at": expires.UTC().Format(time.RFC3339),
+	}}, nil
+}
+
+func authStateKey(chain, state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return authStateStoragePrefix + chain + "/" + hex.EncodeToString(sum[:])
+}
+
+// consumeAuthState accepts an issued, unexpired state once, for the
+// redirect_uri it was issued with.
+func (b *backend) consumeAuthState(ctx context.Context, s logical.Storage, chain, state, redirectURI string) error {
+	key := authStateKey(chain, state)
+	entry, err := s.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("reading the state: %w", err)
+	}
+	var st authState
+	if entry != nil {
+		if err := entry.DecodeJSON(&st); err != nil {
+			return fmt.Errorf("decoding the state: %w", err)
+		}
+	}
+	if entry == nil || b.now().After(st.ExpiresAt) {
+		return fmt.Errorf("%w is unknown, expired or already used: start the sign-in again with auth-code-url/%s", errBadState, chain)
+	}
+	if redirectURI != "" && st.RedirectURI != redirectURI {
+		return fmt.Errorf("%w was issued for another redirect_uri", errBadState)
+	}
+	if err := s.Delete(ctx, key); err != nil {
+		return fmt.Errorf("consuming the state: %w", err)
+	}
+	return nil
+}
+
+// validateRedirectURI: an absolute URI without a fragment (RFC 6749 3.1.2);
+// custom schemes are allowed for mobile apps.
+func validateRedirectURI(raw string) error {
+	if raw == "" {
+		return fmt.Errorf("redirect_uri is required")
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case len(raw) > 2048:
+		return fmt.Errorf("redirect_uri is longer than 2048 characters")
+	case err != nil || u.Scheme == "" || !printable(raw) || strings.ContainsAny(raw, " "):
+		return fmt.Errorf("redirect_uri must be an absolute URI, such as https://app.example/callback")
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return fmt.Errorf("redirect_uri must not carry a fragment")
+	}
+	return nil
+}

@@ -1,0 +1,389 @@
+package resamania
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
+)
+
+func pathCreds(b *backend) []*framework.Path {
+	credPattern := "creds/" + framework.GenericNameRegex("client_token") + "/" + framework.GenericNameRegex("name")
+	nameFields := map[string]*framework.FieldSchema{
+		"client_token": {Type: framework.TypeString, Description: "Resamania's identifier of the club chain.", Required: true},
+		"name":         {Type: framework.TypeString, Description: "Your name for the member's credential, unique within the chain.", Required: true},
+	}
+	writeFields := map[string]*framework.FieldSchema{
+		"code":          {Type: framework.TypeString, Description: "The one-time authorization code Resamania sent to redirect_uri after the member signed in.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
+		"redirect_uri":  {Type: framework.TypeString, Description: "The redirect_uri the sign-in used; required with code."},
+		"state":         {Type: framework.TypeString, Description: "The state returned with the code; checked against the states auth-code-url issued when given."},
+		"refresh_token": {Type: framework.TypeString, Description: "A refresh token the app already holds, to import instead of a code. It is used at once, which replaces it.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
+		"minimum_seconds": {
+			Type:        framework.TypeInt,
+			Description: "On read: least life, in seconds, the returned token must have left.",
+			Default:     0,
+		},
+	}
+	for k, v := range nameFields {
+		writeFields[k] = v
+	}
+	return []*framework.Path{
+		{
+			Pattern:      credPattern,
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "member-credential"},
+			Fields:       writeFields,
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.CreateOperation: &framework.PathOperation{
+					Callback: b.pathCredsWrite, Summary: "Store a member's credential from an authorization code or a refresh token.",
+					DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "store"},
+					ForwardPerformanceStandby: true, ForwardPerformanceSecondary: true,
+					Responses: map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: credStatusFields()}}},
+				},
+				logical.UpdateOperation: &framework.PathOperation{
+					Callback: b.pathCredsWrite, Summary: "Replace a member's credential from an authorization code or a refresh token.",
+					DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "store"},
+					ForwardPerformanceStandby: true, ForwardPerformanceSecondary: true,
+					Responses: map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: credStatusFields()}}},
+				},
+				logical.ReadOperation: &framework.PathOperation{
+					Callback: b.pathCredsRead, Summary: "Get an access token for the member, refreshed when needed.",
+					DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "generate"},
+					ForwardPerformanceStandby: true, ForwardPerformanceSecondary: true,
+					Responses: map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: tokenResponseFields()}}},
+				},
+				logical.DeleteOperation: &framework.PathOperation{
+					Callback: b.pathCredsDelete, Summary: "Forget a member's credential.",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "delete"},
+					Responses:    map[int][]framework.Response{http.StatusNoContent: {{Description: "deleted"}}},
+				},
+			},
+			ExistenceCheck:  b.pathCredsExists,
+			HelpSynopsis:    pathCredsHelpSyn,
+			HelpDescription: pathCredsHelpDesc,
+		},
+		{
+			Pattern:      credPattern + "/status$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "member-credential-status"},
+			Fields:       nameFields,
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ReadOperation: &framework.PathOperation{
+					Callback: b.pathCredsStatus, Summary: "Read a credential's state and history, without secrets.",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "read"},
+					Responses:    map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: credStatusFields()}}},
+				},
+			},
+			HelpSynopsis:    "Read a member credential's state, without secrets.",
+			HelpDescription: "Shows whether the credential can be refreshed (state active), or needs the member to sign in again and why, and when it was created and last refreshed.",
+		},
+		{
+			Pattern:      "creds/" + framework.GenericNameRegex("client_token") + "/?$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "member-credentials"},
+			Fields:       map[string]*framework.FieldSchema{"client_token": nameFields["client_token"]},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ListOperation: &framework.PathOperation{
+					Callback: b.pathCredsList, Summary: "List the chain's member credentials.",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "list"},
+				},
+			},
+			HelpSynopsis:    "List a chain's member credentials.",
+			HelpDescription: "Lists the names of the member credentials stored for the chain.",
+		},
+	}
+}
+
+func credStatusFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		"state":                    {Type: framework.TypeString, Description: "active, sign_in_required or uncertain."},
+		"state_reason":             {Type: framework.TypeString, Description: "Why the state is what it is, when not active."},
+		"state_since":              {Type: framework.TypeString, Description: "When the state was set (RFC 3339)."},
+		"created_at":               {Type: framework.TypeString, Description: "When the credential was stored."},
+		"last_refreshed_at":        {Type: framework.TypeString, Description: "When its tokens were last refreshed, empty if never."},
+		"refreshes":                {Type: framework.TypeInt, Description: "How many refreshes it has had."},
+		"refresh_token_expires_at": {Type: framework.TypeString, Description: "When its refresh token lapses, by the chain's refresh_token_ttl."},
+		"access_token_expires_at":  {Type: framework.TypeString, Description: "When its current access token expires."},
+		"scope":                    {Type: framework.TypeString, Description: "Scopes granted."},
+		"unsaved":                  {Type: framework.TypeBool, Description: "True when its newest refresh token is held in memory because storage refused it."},
+	}
+}
+
+// credPathNames validates the chain and name of a creds path.
+func credPathNames(d *framework.FieldData) (chain, name string, err error) {
+	chain, name = d.Get("client_token").(string), d.Get("name").(string)
+	if err = validateClientToken(chain); err != nil {
+		return "", "", err
+	}
+	if len(name) > maxClientTokenLen || !clientTokenRe.MatchString(name) {
+		return "", "", fmt.Errorf("name %q is not valid: use 1 to %d letters, digits, '_', '-' or '.', starting and ending with a letter or digit", clip(name, 64), maxClientTokenLen)
+	}
+	return chain, name, nil
+}
+
+func (b *backend) pathCredsExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
+	c, err := getCredential(ctx, req.Storage, credKey(d.Get("client_token").(string), d.Get("name").(string)))
+	return c != nil, err
+}
+
+func (b *backend) pathCredsWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	chain, name, err := credPathNames(d)
+	if err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	if err := rejectUnknownFields(req, d); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	code := strings.TrimSpace(d.Get("code").(string))
+	refreshToken := strings.TrimSpace(d.Get("refresh_token").(string))
+	redirectURI := strings.TrimSpace(d.Get("redirect_uri").(string))
+	state := d.Get("state").(string)
+	switch {
+	case code != "" && refreshToken != "":
+		return logical.ErrorResponse("give either code (with redirect_uri) or refresh_token, not both"), nil
+	case code == "" && refreshToken == "":
+		return logical.ErrorResponse("code (with redirect_uri) or refresh_token is required"), nil
+	case code != "" && redirectURI == "":
+		return logical.ErrorResponse("redirect_uri is required with code: the one the sign-in used"), nil
+	case len(code) > maxSecretLen || !printable(code):
+		return logical.ErrorResponse("code must be at most %d printable characters", maxSecretLen), nil
+	case len(refreshToken) > maxSecretLen || !printable(refreshToken):
+		return logical.ErrorResponse("refresh_token must be at most %d printable characters", maxSecretLen), nil
+	}
+	if code != "" {
+		if err := validateRedirectURI(redirectURI); err != nil {
+			return logical.ErrorResponse(err.Error()), nil
+		}
+	}
+	cfg, err := getChainConfig(ctx, req.Storage, chain)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return logical.ErrorResponse("chain %q is not configured: write its OAuth client to %sconfig/%s first", chain, req.MountPoint, chain), nil
+	}
+	if state != "" {
+		if err := b.consumeAuthState(ctx, req.Storage, chain, state, redirectURI); err != nil {
+			if errors.Is(err, errBadState) {
+				return logical.ErrorResponse(err.Error()), nil
+			}
+			return nil, err
+		}
+	}
+	client, err := b.client(chain, cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	key := credKey(chain, name)
+	var cred *credential
+	grantErr := b.tokens.changeKey(key, func() error {
+		gctx, cancel := context.WithTimeout(ctx, 3*cfg.RequestTimeout)
+		defer cancel()
+		var t *upstream.Token
+		var err error
+		if code != "" {
+			t, err = client.ExchangeCode(gctx, code, redirectURI)
+		} else {
+			t, err = client.Refresh(gctx, refreshToken)
+		}
+		if err != nil {
+			return err
+		}
+		if t.RefreshToken == "" {
+			return errNoRefreshToken
+		}
+		now := b.now()
+		cred = &credential{CreatedAt: now}
+		applyGrant(cred, t, now)
+		b.unsaved.drop(key)
+		if err := putCredential(ctx, req.Storage, key, cred); err != nil {
+			b.unsaved.put(key, cred)
+			return &storageFailedError{key: key, err: err}
+		}
+		return nil
+	})
+	if grantErr != nil {
+		return grantErrorResponse(chain, code != "", grantErr)
+	}
+	b.Logger().Info("stored a member credential", "credential", key, "from", map[bool]string{true: "authorization_code", false: "refresh_token"}[code != ""])
+	return &logical.Response{Data: credStatus(cred, cfg, false)}, nil
+}
+
+var errNoRefreshToken = errors.New("Resamania issued no refresh token, so the credential could not be kept alive; check that the OAuth client may use the refresh_token grant")
+
+// grantErrorResponse explains a failed code exchange or import.
+func grantErrorResponse(chain string, fromCode bool, err error) (*logical.Response, error) {
+	what, fix := "refresh token", "get a new refresh token (sign the member in again)"
+	grant := "refresh_token"
+	if fromCode {
+		what, fix, grant = "authorization code", "the member must sign in again (auth-code-url/"+chain+")", "authorization_code"
+	}
+	var sf *storageFailedError
+	switch {
+	case upstream.IsRejected(err, "invalid_grant"):
+		return logical.ErrorResponse("the %s is invalid, expired or already used: %s", what, fix), nil
+	case upstream.IsRejected(err, "redirect_uri_mismatch"):
+		return logical.ErrorResponse("redirect_uri differs from the one the sign-in used (Resamania answered redirect_uri_mismatch)"), nil
+	case errors.Is(err, errNoRefreshToken):
+		return nil, logical.CodedError(http.StatusBadGateway, err.Error())
+	case errors.As(err, &sf):
+		return nil, sf
+	case upstream.MaySpendGrant(err):
+		return nil, logical.CodedError(http.StatusBadGateway, fmt.Sprintf("chain %q: the %s reached Resamania but its answer was lost (%v), so the %s may be spent: %s", chain, grant, err, what, fix))
+	}
+	up := &upstreamError{chain: chain, grant: grant, err: err}
+	var ue *upstream.Error
+	if !errors.As(err, &ue) {
+		return nil, err
+	}
+	return nil, logical.CodedError(up.httpStatus(), up.Error())
+}
+
+func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	chain, name, err := credPathNames(d)
+	if err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	minLeft, errResp := minimumSeconds(d)
+	if errResp != nil {
+		return errResp, nil
+	}
+	cfg, err := getChainConfig(ctx, req.Storage, chain)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return logical.ErrorResponse("chain %q is not configured: write its OAuth client to %sconfig/%s first", chain, req.MountPoint, chain), nil
+	}
+	key := credKey(chain, name)
+	cred := b.unsaved.get(key)
+	if cred == nil {
+		if cred, err = getCredential(ctx, req.Storage, key); err != nil {
+			return nil, err
+		}
+	}
+	if cred == nil {
+		return logical.ErrorResponse((&credNotFoundError{chain: chain, name: name}).Error()), nil
+	}
+	if cred.State != credActive {
+		return logical.ErrorResponse((&credStateError{chain: chain, name: name, state: cred.State, reason: cred.StateReason, since: cred.StateSince}).Error()), nil
+	}
+	src := &refreshSource{b: b, chain: chain, name: name, storage: req.Storage, timeout: cfg.RequestTimeout}
+	tok, warning, err := b.tokens.get(ctx, key, src, minLeft)
+	if err != nil {
+		return tokenErrorResponse(err)
+	}
+	resp := b.tokenResponse(tok, cfg.NoLease, map[string]any{"client_token": chain, "name": name})
+	if warning != "" {
+		resp.AddWarning(warning)
+	}
+	return resp, nil
+}
+
+func (b *backend) pathCredsDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	chain, name, err := credPathNames(d)
+	if err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	key := credKey(chain, name)
+	return nil, b.tokens.changeKey(key, func() error {
+		b.unsaved.drop(key)
+		if err := req.Storage.Delete(ctx, key); err != nil {
+			return fmt.Errorf("deleting credential %q: %w", key, err)
+		}
+		return nil
+	})
+}
+
+func (b *backend) pathCredsList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	chain := d.Get("client_token").(string)
+	if err := validateClientToken(chain); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	names, err := req.Storage.List(ctx, credsStoragePrefix+chain+"/")
+	if err != nil {
+		return nil, fmt.Errorf("listing credentials of chain %q: %w", chain, err)
+	}
+	return logical.ListResponse(names), nil
+}
+
+func (b *backend) pathCredsStatus(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	chain, name, err := credPathNames(d)
+	if err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	key := credKey(chain, name)
+	cred, unsaved := b.unsaved.get(key), true
+	if cred == nil {
+		unsaved = false
+		if cred, err = getCredential(ctx, req.Storage, key); err != nil {
+			return nil, err
+		}
+	}
+	if cred == nil {
+		return nil, nil
+	}
+	cfg, err := getChainConfig(ctx, req.Storage, chain)
+	if err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: credStatus(cred, cfg, unsaved)}, nil
+}
+
+// credStatus is what may be told of a credential: no token in it.
+func credStatus(c *credential, cfg *chainConfig, unsaved bool) map[string]any {
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	ttl := defaultRefreshTokenTTL
+	if cfg != nil {
+		ttl = cfg.refreshTokenTTL()
+	}
+	data := map[string]any{
+		"state":                    string(c.State),
+		"state_reason":             c.StateReason,
+		"state_since":              ts(c.StateSince),
+		"created_at":               ts(c.CreatedAt),
+		"last_refreshed_at":        ts(c.LastRefreshedAt),
+		"refreshes":                c.Refreshes,
+		"refresh_token_expires_at": ts(c.RefreshTokenIssuedAt.Add(ttl)),
+		"access_token_expires_at":  "",
+		"scope":                    c.Scope,
+		"unsaved":                  unsaved,
+	}
+	if c.AccessToken != nil {
+		data["access_token_expires_at"] = ts(c.AccessToken.ExpiresAt)
+	}
+	return data
+}
+
+const pathCredsHelpSyn = `Hold a member's Resamania credential and hand out its access tokens.`
+
+const pathCredsHelpDesc = `
+A member's credential comes from the authorization_code grant: get a login
+URL from auth-code-url/<client_token>, send the member there, and write the
+code Resamania returns:
+
+  vault write resamania/creds/mychain/alice code=... redirect_uri=https://app.example/callback state=...
+
+or import a refresh token the app already holds (it is used at once, which
+replaces it):
+
+  vault write resamania/creds/mychain/alice refresh_token=...
+
+Reading returns an access token, refreshed when needed; the refresh token is
+never returned. Refresh tokens are single use: exactly one refresh runs at a
+time per credential, and each new refresh token is stored before anything
+else. When Resamania refuses the refresh token, or a refresh's answer is lost
+after reaching it, the credential is kept, marked sign_in_required or
+uncertain (see creds/<client_token>/<name>/status), and reads say so until
+the member signs in again.
+`
