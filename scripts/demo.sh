@@ -48,14 +48,13 @@ for _ in $(seq 150); do "$bin/vault" status >/dev/null 2>&1 && break; sleep 0.2;
 "$bin/vault" status >/dev/null || { echo "vault did not start; see $state/vault.log" >&2; exit 1; }
 
 sum="$(sha256sum "$bin/plugins/$plugin" | cut -d' ' -f1)"
-set -x
-vault() { "$bin/vault" "$@"; }
-vault plugin register -sha256="$sum" -version="$version" secret "$plugin"
-vault secrets enable -path=resamania -plugin-version="$version" "$plugin"
-vault write resamania/config/demo api_base_url="$resamania_url" client_id=1_demo client_secret=demo-secret
-vault read resamania/config/demo
-vault read resamania/token/demo
-set +x
+# run shows each command as a user would type it, then runs it.
+run() { printf '\n$ vault %s\n' "$*"; "$bin/vault" "$@"; }
+run plugin register -sha256="$sum" -version="$version" secret "$plugin"
+run secrets enable -path=resamania -plugin-version="$version" "$plugin"
+run write resamania/config/demo api_base_url="$resamania_url" client_id=1_demo client_secret=demo-secret
+run read resamania/config/demo
+run read resamania/token/demo
 
 if [ "${DEMO_KEEP:-0}" = 1 ]; then
   cat <<MSG
