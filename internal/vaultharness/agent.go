@@ -1,0 +1,84 @@
+package vaultharness
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Agent is one running `vault agent` process.
+type Agent struct {
+	ConfigFile string
+	LogPath    string // agent stdout+stderr
+
+	proc *process
+}
+
+// StartAgent runs `vault agent -config=<configFile>` with VAULT_ADDR set to
+// s.Addr plus env (KEY=VALUE). It does not wait for readiness, which depends
+// on the config: use WaitForLog or WaitForFile. The agent is stopped in
+// t.Cleanup.
+func StartAgent(t testing.TB, s *Server, configFile string, env []string) *Agent {
+	t.Helper()
+	bin := Require(t)
+	a := &Agent{ConfigFile: configFile, LogPath: filepath.Join(t.TempDir(), "vault-agent.log")}
+	fullEnv := append(append(baseEnv(), "VAULT_ADDR="+s.Addr), env...)
+	p, err := startProcess(bin, []string{"agent", "-config=" + configFile}, fullEnv, a.LogPath)
+	if err != nil {
+		t.Fatalf("vault agent: %v", err)
+	}
+	a.proc = p
+	t.Cleanup(a.Stop)
+	return a
+}
+
+// Stop stops the agent: SIGTERM, a bounded wait, then SIGKILL.
+func (a *Agent) Stop() { a.proc.stop(StopTimeout) }
+
+// Exited reports whether the agent process has exited.
+func (a *Agent) Exited() bool { return a.proc.exited() }
+
+// Wait waits up to timeout for the agent to exit by itself (e.g. with
+// exit_after_auth) and returns its exit error; it fails the test on timeout.
+func (a *Agent) Wait(t testing.TB, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case <-a.proc.done:
+		return a.proc.err
+	case <-time.After(timeout):
+		t.Fatalf("vault agent still running after %s\n--- %s (tail) ---\n%s", timeout, a.LogPath, logTail(a.LogPath, 40))
+		return fmt.Errorf("timeout")
+	}
+}
+
+// Log returns the agent log so far.
+func (a *Agent) Log() string { return ReadLog(a.LogPath) }
+
+// WaitForLog waits until the agent log contains substr, failing the test
+// after timeout or when the agent has exited.
+func (a *Agent) WaitForLog(t testing.TB, substr string, timeout time.Duration) {
+	t.Helper()
+	waitForLog(t, a.proc, a.LogPath, substr, timeout)
+}
+
+// WaitForFile waits until path exists and is not empty (a sink or a
+// rendered template), failing the test after timeout or if the agent exited.
+func (a *Agent) WaitForFile(t testing.TB, path string, timeout time.Duration) string {
+	t.Helper()
+	var content string
+	err := waitUntil(timeout, "file "+path, func() (bool, error) {
+		content = ReadLog(path)
+		if content != "" {
+			return true, nil
+		}
+		if a.proc.exited() {
+			return true, errExited(a.proc)
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("vault agent: %v\n--- %s (tail) ---\n%s", err, a.LogPath, logTail(a.LogPath, 40))
+	}
+	return content
+}

@@ -1,0 +1,112 @@
+package vaultharness
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// PluginName is the plugin's catalog name and binary file name.
+const PluginName = "vault-plugin-secrets-resamania"
+
+// PluginPackage is the plugin's main package, relative to the repo root.
+const PluginPackage = "./cmd/vault-plugin-secrets-resamania"
+
+// Plugin is a built plugin binary ready to be registered.
+type Plugin struct {
+	Name    string // catalog name
+	Dir     string // directory holding the binary: use it as Options.PluginDir
+	Path    string // Dir/<binary file>
+	SHA256  string // hex sha256 of the binary, for `vault plugin register`
+	Version string // stamped with -X main.version; "" when not stamped
+}
+
+// BuildPlugin builds the real plugin (PluginPackage) into a fresh temp dir,
+// stamping version (semver with a leading v, e.g. "v0.1.0") into main.version.
+func BuildPlugin(t testing.TB, version string) *Plugin {
+	t.Helper()
+	return BuildPluginPackage(t, PluginPackage, version)
+}
+
+// BuildPluginPackage is BuildPlugin for any main package (a path relative to
+// the repo root, or an import path), e.g. a test stub. The binary is still
+// named PluginName.
+func BuildPluginPackage(t testing.TB, pkg, version string) *Plugin {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatalf("build plugin: %v", err)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, PluginName)
+	args := []string{"build", "-o", out}
+	if version != "" {
+		args = append(args, "-ldflags", "-X main.version="+version)
+	}
+	args = append(args, pkg)
+
+	ctx, cancel := context.WithTimeout(context.Background(), BuildTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go %q (in %s): %v\n%s", args, root, err, b)
+	}
+	sum, err := fileSHA256(out)
+	if err != nil {
+		t.Fatalf("build plugin: %v", err)
+	}
+	t.Logf("built plugin %s %s in %s", pkg, version, time.Since(start).Round(time.Millisecond))
+	return &Plugin{Name: PluginName, Dir: dir, Path: out, SHA256: sum, Version: version}
+}
+
+// CopyTo copies the binary into dir under fileName and returns the copy. Use
+// it to put several versions side by side in one server's plugin directory,
+// e.g. for upgrade tests.
+func (p *Plugin) CopyTo(t testing.TB, dir, fileName string) *Plugin {
+	t.Helper()
+	dst := filepath.Join(dir, fileName)
+	if err := copyExecutable(p.Path, dst); err != nil {
+		t.Fatalf("copy plugin: %v", err)
+	}
+	cp := *p
+	cp.Dir, cp.Path = dir, dst
+	return &cp
+}
+
+func copyExecutable(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	return errors.Join(err, out.Close())
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("sha256 of %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
