@@ -73,6 +73,7 @@ func newBackend(now func() time.Time) *backend {
 			pathCreds(b),
 		),
 		Secrets:        []*framework.Secret{secretAccessToken(b)},
+		PeriodicFunc:   b.periodic,
 		Invalidate:     b.invalidate,
 		Clean:          b.clean,
 		RunningVersion: Version,

@@ -123,9 +123,14 @@ func (b *backend) tokenResponse(tok *cachedToken, noLease bool, internal map[str
 func tokenErrorResponse(err error) (*logical.Response, error) {
 	var tooShort *errTooShort
 	var notFound *chainNotFoundError
+	var credMissing *credNotFoundError
+	var credState *credStateError
 	var up *upstreamError
 	switch {
-	case errors.As(err, &tooShort), errors.As(err, &notFound):
+	case errors.As(err, &credState) && credState.justLost:
+		// The refresh that just failed was Resamania's fault, not the reader's.
+		return nil, logical.CodedError(http.StatusBadGateway, err.Error())
+	case errors.As(err, &tooShort), errors.As(err, &notFound), errors.As(err, &credMissing), errors.As(err, &credState):
 		return logical.ErrorResponse(err.Error()), nil
 	case errors.As(err, &up):
 		return nil, logical.CodedError(up.httpStatus(), up.Error())

@@ -108,7 +108,7 @@ func (s *refreshSource) refreshFailed(ctx context.Context, c *credential, err er
 	if perr := putCredential(ctx, s.storage, key, c); perr != nil {
 		s.b.Logger().Error("could not record the credential's state", "credential", key, "error", perr)
 	}
-	return &credStateError{chain: s.chain, name: s.name, state: state, reason: c.StateReason, since: now}
+	return &credStateError{chain: s.chain, name: s.name, state: state, reason: c.StateReason, since: now, justLost: state == credUncertain}
 }
 
 // applyGrant puts a successful grant's tokens on c. Without a new refresh
@@ -134,6 +134,9 @@ type credStateError struct {
 	state       credState
 	reason      string
 	since       time.Time
+	// justLost: this very read's refresh was lost in transit (a 502), as
+	// opposed to a later read finding the credential already uncertain (a 400).
+	justLost bool
 }
 
 func (e *credStateError) noFallback() {}
@@ -160,4 +163,3 @@ func (e *storageFailedError) Unwrap() error { return e.err }
 func (e *storageFailedError) Error() string {
 	return fmt.Sprintf("credential %q was refreshed but could not be stored; the new refresh token is held in memory and will be stored at the next read: %v", e.key, e.err)
 }
-

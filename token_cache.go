@@ -216,15 +216,17 @@ func (c *tokenCache) refresh(ctx context.Context, key string, src tokenSource) e
 	}
 }
 
-// readAhead lists the keys read since readSince whose token is past half its
-// life: refreshing them now keeps steady-state reads from waiting on Resamania.
-func (c *tokenCache) readAhead(now, readSince time.Time) map[string]tokenSource {
+// readAhead lists the keys in use (read since their token was issued) whose
+// token is past half its life: refreshing them now keeps steady-state reads,
+// Vault Agent's once-per-lease ones included, from waiting on Resamania. A key
+// no one reads any more gets at most one such refresh.
+func (c *tokenCache) readAhead(now time.Time) map[string]tokenSource {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	due := make(map[string]tokenSource)
 	for key, e := range c.entries {
 		t := e.token
-		if e.src == nil || e.flight != nil || t == nil || e.lastRead.Before(readSince) {
+		if e.src == nil || e.flight != nil || t == nil || e.lastRead.Before(t.IssuedAt) {
 			continue
 		}
 		if t.ExpiresAt.Sub(now) < lifetimeOf(t)/2 {

@@ -44,10 +44,12 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 
 	plugin := vaultharness.BuildPlugin(t, pluginVer)
 	opts.vault.PluginDir = plugin.Dir
-	v := vaultharness.StartServer(t, opts.vault)
-	v.RegisterAndEnable(t, plugin, mount)
-	st := &stack{vault: v, fake: fake, plugin: plugin}
+	st := &stack{fake: fake, plugin: plugin}
+	// Registered before the server's own cleanup, so it runs after Vault has
+	// stopped and written its last lines.
 	t.Cleanup(func() { st.assertNoSecretInLogs(t) })
+	st.vault = vaultharness.StartServer(t, opts.vault)
+	st.vault.RegisterAndEnable(t, plugin, mount)
 	return st
 }
 
@@ -84,6 +86,9 @@ type tokenRead struct {
 
 // assertNoSecretInLogs: the server log holds the plugin's log too (trace level).
 func (st *stack) assertNoSecretInLogs(t *testing.T) {
+	if st.vault == nil {
+		return
+	}
 	logs := st.vault.Log()
 	secrets := append([]string{clientSecret, gatewayKey}, st.fake.IssuedAccessTokens()...)
 	secrets = append(secrets, st.fake.IssuedRefreshTokens()...)
