@@ -15,8 +15,9 @@ type Agent struct {
 	proc *process
 }
 
-// StartAgent runs `vault agent -config=<configFile>` with VAULT_ADDR set to
-// s.Addr plus env (KEY=VALUE). It does not wait for readiness, which depends
+// StartAgent runs `vault agent -config=<configFile>` in the config file's
+// directory (so its relative paths resolve there, as when an operator runs it
+// from that folder) with VAULT_ADDR set to s.Addr plus env (KEY=VALUE). It does not wait for readiness, which depends
 // on the config: use WaitForLog or WaitForFile. The agent is stopped in
 // t.Cleanup.
 func StartAgent(t testing.TB, s *Server, configFile string, env []string) *Agent {
@@ -24,7 +25,7 @@ func StartAgent(t testing.TB, s *Server, configFile string, env []string) *Agent
 	bin := Require(t)
 	a := &Agent{ConfigFile: configFile, LogPath: filepath.Join(t.TempDir(), "vault-agent.log")}
 	fullEnv := append(append(baseEnv(), "VAULT_ADDR="+s.Addr), env...)
-	p, err := startProcess(bin, []string{"agent", "-config=" + configFile}, fullEnv, a.LogPath)
+	p, err := startProcessIn(filepath.Dir(configFile), bin, []string{"agent", "-config=" + filepath.Base(configFile)}, fullEnv, a.LogPath)
 	if err != nil {
 		t.Fatalf("vault agent: %v", err)
 	}

@@ -22,6 +22,11 @@ type process struct {
 // stop can also reach the plugin processes Vault spawned. Output is appended
 // to logPath.
 func startProcess(bin string, args, env []string, logPath string) (*process, error) {
+	return startProcessIn("", bin, args, env, logPath)
+}
+
+// startProcessIn is startProcess with a working directory ("" = the test's).
+func startProcessIn(dir, bin string, args, env []string, logPath string) (*process, error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
@@ -29,6 +34,7 @@ func startProcess(bin string, args, env []string, logPath string) (*process, err
 	fmt.Fprintf(logFile, "=== vaultharness %s: %s %q\n", time.Now().Format(time.RFC3339Nano), bin, args)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
+	cmd.Dir = dir
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = sysProcAttr()
