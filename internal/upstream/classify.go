@@ -21,6 +21,10 @@ import (
 // what Resamania answered and whether the request may have reached it.
 func classify(err error, a *attempt, attemptCtx, parentCtx context.Context, attemptTimeout time.Duration) *Error {
 	e := &Error{Sent: a.sent, Status: a.status, RetryAfter: parseRetryAfter(a.retryAfter, time.Now())}
+	if a.bodyErr != nil {
+		// oauth2 flattened the body read error into text: put it back in the chain.
+		err = errors.Join(err, a.bodyErr)
+	}
 	var re *oauth2.RetrieveError
 	switch {
 	case errors.As(err, &re):

@@ -36,6 +36,7 @@ type Config struct {
 type Client struct {
 	cfg  Config
 	http *http.Client
+	pool *recordingTransport
 }
 
 // New validates nothing the caller has not already: it builds the HTTP client.
@@ -44,6 +45,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	pool := httpClient.Transport.(*recordingTransport)
 	inner := httpClient.Transport
 	httpClient.Transport = roundTripFunc(func(req *http.Request) (*http.Response, error) {
 		req = req.Clone(req.Context())
@@ -64,8 +66,13 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Client{cfg: cfg, http: httpClient}, nil
+	return &Client{cfg: cfg, http: httpClient, pool: pool}, nil
 }
+
+// CloseIdleConnections closes the kept-alive connections no request is using,
+// as http.Client's method does. Call it when a Client is dropped (its chain
+// reconfigured or deleted); the Client stays usable.
+func (c *Client) CloseIdleConnections() { c.pool.CloseIdleConnections() }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
@@ -145,6 +152,7 @@ func (c *Client) attemptOnce(ctx context.Context, fetch func(context.Context) (*
 		t, perr := tokenFromOAuth2(tok, c.cfg.Now())
 		if perr != nil {
 			perr.Status = a.status
+			perr.Detail = scrub.clean(perr.Detail) // it may quote the server's token_type
 			return nil, perr
 		}
 		return t, nil

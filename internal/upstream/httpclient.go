@@ -56,6 +56,7 @@ type attempt struct {
 	contentType string
 	retryAfter  string
 	location    string
+	bodyErr     error // the first error reading the body: oauth2 keeps only its text
 }
 
 type attemptKey struct{}
@@ -72,24 +73,43 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if err != nil {
 		return nil, err
 	}
-	if a, ok := req.Context().Value(attemptKey{}).(*attempt); ok {
+	a, _ := req.Context().Value(attemptKey{}).(*attempt)
+	if a != nil {
 		a.status = resp.StatusCode
 		a.contentType = resp.Header.Get("Content-Type")
 		a.retryAfter = resp.Header.Get("Retry-After")
 		a.location = resp.Header.Get("Location")
 	}
-	resp.Body = &limitedBody{ReadCloser: resp.Body, left: maxBodyBytes}
+	resp.Body = &limitedBody{ReadCloser: resp.Body, left: maxBodyBytes, a: a}
 	return resp, nil
+}
+
+// CloseIdleConnections closes the pool's idle connections.
+func (t *recordingTransport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // limitedBody fails a read past the limit instead of silently truncating, so an
 // oversized answer is reported as such rather than as malformed JSON.
+// The error is also kept in the attempt: oauth2 formats a body read error
+// with %v, so errors.Is cannot find it in what oauth2 returns.
 type limitedBody struct {
 	io.ReadCloser
 	left int64
+	a    *attempt // nil outside a token request
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.read(p)
+	if err != nil && err != io.EOF && b.a != nil && b.a.bodyErr == nil {
+		b.a.bodyErr = err
+	}
+	return n, err
+}
+
+func (b *limitedBody) read(p []byte) (int, error) {
 	if b.left <= 0 {
 		var probe [1]byte
 		if n, err := b.ReadCloser.Read(probe[:]); n > 0 {

@@ -38,7 +38,10 @@ func tokenFromOAuth2(t *oauth2.Token, now time.Time) (*Token, *Error) {
 		return nil, err
 	}
 	if tt := t.TokenType; tt != "" && !strings.EqualFold(tt, "bearer") {
-		return nil, protocolError(fmt.Sprintf("token_type is %q, not bearer", clip(tt, 32)))
+		if len(tt) > 32 { // not shown clipped: a clipped secret would escape the scrubber
+			return nil, protocolError(fmt.Sprintf("token_type is a %d-byte value, not bearer", len(tt)))
+		}
+		return nil, protocolError(fmt.Sprintf("token_type is %q, not bearer", tt))
 	}
 	return &Token{
 		AccessToken:  t.AccessToken,
@@ -65,6 +68,8 @@ func expiresIn(t *oauth2.Token, now time.Time) (time.Duration, *Error) {
 		secs = n
 	case float64:
 		secs = v
+	case int64: // a form-encoded answer: oauth2's Extra parses its numbers as int64
+		secs = float64(v)
 	case json.Number:
 		n, err := v.Float64()
 		if err != nil {

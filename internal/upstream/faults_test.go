@@ -1,0 +1,334 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
+)
+
+// faultCase is one way the token endpoint misbehaves, and what the client
+// must make of it. The env's Config has MaxAttempts 2 and AttemptTimeout
+// 500ms unless cfg changes them.
+type faultCase struct {
+	name  string
+	opts  fakeresamania.Options
+	fault *fakeresamania.Fault                                                     // injected once the grant is prepared
+	cfg   func(*Config)                                                            // changes to the client under test
+	setup func(t *testing.T, f *fakeresamania.Fault) func(t *testing.T, err error) // optional; the returned check runs last
+
+	kind      Kind
+	status    int
+	code      string
+	desc      string
+	msg       []string // substrings Error() must hold
+	reachesOA bool     // the request reaches the OAuth server (counted by TokenRequests)
+	sent      bool     // Error.Sent
+
+	// Durations for one attempt, and for a grant that retries (defaults: the same).
+	minDur, maxDur     time.Duration
+	minRetry, maxRetry time.Duration
+	success            bool
+}
+
+func faultCases() []faultCase {
+	const slow = 500 * time.Millisecond
+	return []faultCase{
+		{
+			name: "500 HTML", fault: &fakeresamania.Fault{Status: 500},
+			kind: KindTransient, status: 500, msg: []string{"HTTP 500", "text/html"}, reachesOA: true, sent: true,
+			maxDur: slow, maxRetry: 1500 * time.Millisecond,
+		},
+		{
+			name: "502 plain text", fault: &fakeresamania.Fault{Status: 502, Body: "Bad Gateway", ContentType: "text/plain"},
+			kind: KindTransient, status: 502, msg: []string{"HTTP 502", "text/plain"}, reachesOA: true, sent: true,
+			maxDur: slow, maxRetry: 1500 * time.Millisecond,
+		},
+		{
+			// Retry-After is honoured: the retry waits the second asked for.
+			name: "503 Retry-After 1", fault: &fakeresamania.Fault{Status: 503, RetryAfter: "1"},
+			kind: KindTransient, status: 503, msg: []string{"HTTP 503", "Retry-After 1s"}, reachesOA: true, sent: true,
+			maxDur: slow, minRetry: time.Second, maxRetry: 2500 * time.Millisecond,
+		},
+		{
+			name: "429 Retry-After 1", fault: &fakeresamania.Fault{Status: 429, RetryAfter: "1", Body: "Too many requests", ContentType: "text/plain"},
+			kind: KindTransient, status: 429, msg: []string{"HTTP 429", "Retry-After 1s"}, reachesOA: true, sent: true,
+			maxDur: slow, minRetry: time.Second, maxRetry: 2500 * time.Millisecond,
+		},
+		{
+			name: "slower than AttemptTimeout", fault: &fakeresamania.Fault{Delay: 5 * time.Second},
+			cfg:  func(c *Config) { c.AttemptTimeout = 300 * time.Millisecond },
+			kind: KindTransient, msg: []string{"no answer within 300ms"}, reachesOA: true, sent: true,
+			minDur: 300 * time.Millisecond, maxDur: 1500 * time.Millisecond,
+			minRetry: 600 * time.Millisecond, maxRetry: 2500 * time.Millisecond,
+		},
+		{
+			name: "connection reset", fault: &fakeresamania.Fault{Reset: true},
+			kind: KindTransient, msg: []string{"Resamania is unavailable"}, reachesOA: true, sent: true,
+			maxDur: slow, maxRetry: 1500 * time.Millisecond,
+		},
+		{
+			// The server granted, then the answer was cut in transit.
+			name: "truncated body", fault: &fakeresamania.Fault{Truncate: true},
+			kind: KindTransient, status: 200, msg: []string{"HTTP 200", "cut short"}, reachesOA: true, sent: true,
+			maxDur: slow, maxRetry: 1500 * time.Millisecond,
+		},
+		{
+			name: "200 garbage", fault: &fakeresamania.Fault{Garbage: true},
+			kind: KindProtocol, status: 200, msg: []string{"HTTP 200", "text/html"}, reachesOA: true, sent: true,
+			maxDur: slow,
+		},
+		{
+			name: "200 without access_token", fault: &fakeresamania.Fault{Override: map[string]any{"access_token": nil}},
+			kind: KindProtocol, status: 200, msg: []string{"HTTP 200 without an access_token"}, reachesOA: true, sent: true,
+			maxDur: slow,
+		},
+		{
+			name: "400 invalid_client, null description",
+			fault: &fakeresamania.Fault{Status: 400, ContentType: "application/json",
+				Body: `{"error":"invalid_client","error_description":null}`},
+			kind: KindRejected, status: 400, code: "invalid_client", msg: []string{"rejected the request: invalid_client"},
+			reachesOA: true, sent: true, maxDur: slow,
+		},
+		{
+			name: "400 invalid_grant",
+			fault: &fakeresamania.Fault{Status: 400, ContentType: "application/json",
+				Body: `{"error":"invalid_grant","error_description":"Invalid refresh token"}`},
+			kind: KindRejected, status: 400, code: "invalid_grant", desc: "Invalid refresh token", msg: []string{"invalid_grant (Invalid refresh token)"},
+			reachesOA: true, sent: true, maxDur: slow,
+		},
+		{
+			// The gateway answers before the OAuth server sees anything.
+			name: "401 from the gateway", opts: fakeresamania.Options{GatewayKey: "gateway-Key-9d8c7b"},
+			cfg:  func(c *Config) { c.APIKey = "" },
+			kind: KindGateway, status: 401, msg: []string{"HTTP 401", "api_key"}, sent: true, maxDur: slow,
+		},
+		{
+			name: "307 redirect to another host",
+			setup: func(t *testing.T, f *fakeresamania.Fault) func(*testing.T, error) {
+				other := newHitCounter(t)
+				f.RedirectTo = other.URL + "/chain1/oauth/v2/token"
+				return func(t *testing.T, err error) {
+					require.Zero(t, other.hits.Load(), "credentials were sent to the redirect target")
+					require.Error(t, err)
+					require.Contains(t, err.Error(), "to host "+hostOf(other.URL))
+				}
+			},
+			fault: &fakeresamania.Fault{},
+			kind:  KindProtocol, status: 307, msg: []string{"HTTP 307 redirect", "refused"}, reachesOA: true, sent: true,
+			maxDur: slow,
+		},
+		{
+			name: "302 redirect to another host",
+			setup: func(t *testing.T, f *fakeresamania.Fault) func(*testing.T, error) {
+				other := newHitCounter(t)
+				f.RedirectTo = other.URL + "/steal"
+				return func(t *testing.T, err error) {
+					require.Zero(t, other.hits.Load(), "credentials were sent to the redirect target")
+					require.Error(t, err)
+					require.Contains(t, err.Error(), "to host "+hostOf(other.URL))
+				}
+			},
+			fault: &fakeresamania.Fault{Status: 302},
+			kind:  KindProtocol, status: 302, msg: []string{"HTTP 302 redirect"}, reachesOA: true, sent: true,
+			maxDur: slow,
+		},
+		{
+			name: "untrusted TLS certificate", opts: fakeresamania.Options{TLS: true},
+			cfg:  func(c *Config) { c.CAPEM = "" },
+			kind: KindTLS, msg: []string{"not trusted", "ca_pem"}, maxDur: slow,
+		},
+		{
+			name: "TLS with ca_pem", opts: fakeresamania.Options{TLS: true},
+			success: true, reachesOA: true, maxDur: slow,
+		},
+		{
+			name: "body over 1 MB", fault: &fakeresamania.Fault{Oversize: 2 << 20},
+			kind: KindProtocol, status: 200, msg: []string{"HTTP 200", "larger than 256 KiB"}, reachesOA: true, sent: true,
+			maxDur: 2 * time.Second,
+		},
+	}
+}
+
+// TestFaults runs every fault against every grant: error kind, status, code,
+// message, secrets absent, requests made, time taken, and no goroutine left.
+func TestFaults(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for _, fc := range faultCases() {
+		for _, g := range grants {
+			t.Run(fc.name+"/"+g.name, func(t *testing.T) {
+				runFault(t, fc, g)
+			})
+		}
+	}
+	requireGoroutinesBack(t, before)
+}
+
+func runFault(t *testing.T, fc faultCase, g grant) {
+	e := newEnv(t, fc.opts)
+	call, spent := g.prepare(e)
+	c := e.client(func(c *Config) {
+		if fc.cfg != nil {
+			fc.cfg(c)
+		}
+	})
+	var check func(*testing.T, error)
+	if fc.fault != nil {
+		f := *fc.fault
+		if fc.setup != nil {
+			check = fc.setup(t, &f)
+		}
+		e.srv.InjectFault(f)
+	}
+
+	start := time.Now()
+	tok, err := call(context.Background(), c)
+	took := time.Since(start)
+	if check != nil {
+		check(t, err)
+	}
+
+	retried := g.retries && fc.kind == KindTransient && fc.sent
+	minDur, maxDur := fc.minDur, fc.maxDur
+	if retried {
+		if fc.minRetry > 0 {
+			minDur = fc.minRetry
+		}
+		if fc.maxRetry > 0 {
+			maxDur = fc.maxRetry
+		}
+	}
+	require.GreaterOrEqual(t, took, minDur, "returned too soon")
+	require.Less(t, took, maxDur, "took too long")
+
+	if fc.success {
+		require.NoError(t, err)
+		require.NotEmpty(t, tok.AccessToken)
+		require.Equal(t, 1, e.srv.TokenRequests("", ""))
+		return
+	}
+	require.Nil(t, tok)
+	ue := asError(t, err)
+	require.Equal(t, fc.kind, ue.Kind, "error: %s", err)
+	require.Equal(t, fc.status, ue.Status)
+	require.Equal(t, fc.code, ue.Code)
+	require.Equal(t, fc.desc, ue.Description)
+	require.Equal(t, fc.sent, ue.Sent)
+	for _, m := range fc.msg {
+		require.Contains(t, err.Error(), m)
+	}
+	requireNoSecret(t, err, spent, fc.opts.GatewayKey)
+
+	attempts := 1
+	if retried {
+		attempts = e.cfg.MaxAttempts
+		require.Contains(t, err.Error(), "after 2 attempts")
+	}
+	require.Equal(t, attempts, ue.Attempts)
+	reached := 0
+	if fc.reachesOA {
+		reached = attempts
+	}
+	require.Equal(t, reached, e.srv.TokenRequests("", ""), "requests that reached the OAuth server")
+	for _, r := range e.srv.Requests() {
+		require.Equal(t, g.grantType, r.GrantType)
+	}
+
+	if spent != "" {
+		// A refresh token or code whose request may have been processed is
+		// possibly gone; an OAuth or gateway refusal, or a request that never
+		// left, spent nothing.
+		want := fc.sent && fc.kind != KindRejected && fc.kind != KindGateway
+		require.Equal(t, want, MaySpendGrant(err))
+	}
+}
+
+// requireGoroutinesBack waits (bounded) for the goroutine count to fall back
+// to what it was: servers are closed and idle connections dropped by then.
+func requireGoroutinesBack(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Fatalf("%d goroutines left behind (before %d, after %d):\n%s", n-before, before, n, buf)
+	}
+}
+
+// TestAfterProcessing: the server rotated the refresh token (or consumed the
+// code), then the answer was lost. The client must not retry, and must say
+// the grant may be spent.
+func TestAfterProcessing(t *testing.T) {
+	faults := []struct {
+		name  string
+		fault fakeresamania.Fault
+		kind  Kind
+	}{
+		{"reset", fakeresamania.Fault{AfterProcessing: true, Reset: true}, KindTransient},
+		{"502", fakeresamania.Fault{AfterProcessing: true, Status: 502}, KindTransient},
+		{"slow", fakeresamania.Fault{AfterProcessing: true, Delay: 5 * time.Second}, KindTransient},
+		{"garbage", fakeresamania.Fault{AfterProcessing: true, Garbage: true}, KindProtocol},
+		{"null expires_in and access_token", fakeresamania.Fault{Override: map[string]any{
+			"access_token": json.RawMessage("null"), "expires_in": json.RawMessage("null")}}, KindProtocol},
+	}
+	for _, f := range faults {
+		for _, g := range grants[1:] { // refresh_token, authorization_code
+			t.Run(f.name+"/"+g.name, func(t *testing.T) {
+				e := newEnv(t, fakeresamania.Options{})
+				call, spent := g.prepare(e)
+				issued := len(e.srv.IssuedRefreshTokens())
+				fault := f.fault
+				fault.GrantType = g.grantType
+				e.srv.InjectFault(fault)
+				c := e.client(func(c *Config) { c.MaxAttempts = 4; c.AttemptTimeout = 300 * time.Millisecond })
+
+				start := time.Now()
+				_, err := call(context.Background(), c)
+				require.Less(t, time.Since(start), 2*time.Second)
+				ue := asError(t, err)
+				require.Equal(t, f.kind, ue.Kind, "error: %s", err)
+				require.True(t, ue.Sent)
+				require.True(t, MaySpendGrant(err))
+				require.Equal(t, 1, ue.Attempts)
+				require.Equal(t, 1, e.srv.TokenRequests("", ""), "a spent grant was sent again")
+				requireNoSecret(t, err, spent)
+				require.Len(t, e.srv.IssuedRefreshTokens(), issued+1, "the server did process it")
+
+				// And indeed the old value is gone now.
+				e.srv.ClearFaults()
+				_, err = call(context.Background(), c)
+				require.True(t, IsRejected(err, "invalid_grant"), "got %v", err)
+				require.False(t, MaySpendGrant(err))
+			})
+		}
+	}
+}
+
+// TestCloseIdleConnections: with the server still up, closing the idle
+// connections lets every goroutine of the exchange end; the Client stays usable.
+func TestCloseIdleConnections(t *testing.T) {
+	e := newEnv(t, fakeresamania.Options{})
+	c, err := New(e.cfg)
+	require.NoError(t, err)
+	before := runtime.NumGoroutine()
+	for range 3 {
+		_, err = c.ClientCredentials(context.Background())
+		require.NoError(t, err)
+	}
+	require.Greater(t, runtime.NumGoroutine(), before, "a kept-alive connection is open")
+	c.CloseIdleConnections()
+	requireGoroutinesBack(t, before)
+
+	_, err = c.ClientCredentials(context.Background())
+	require.NoError(t, err)
+	c.CloseIdleConnections()
+	requireGoroutinesBack(t, before)
+}
