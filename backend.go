@@ -97,8 +97,12 @@ func (b *backend) invalidate(_ context.Context, key string) {
 // clean runs when the mount is unloaded.
 func (b *backend) clean(context.Context) {
 	b.clientsMu.Lock()
+	old := b.clients
 	b.clients = make(map[string]cachedClient)
 	b.clientsMu.Unlock()
+	for _, c := range old {
+		c.client.CloseIdleConnections()
+	}
 	b.tokens.reset()
 }
 
@@ -126,14 +130,21 @@ func (b *backend) client(chain string, cfg *chainConfig) (*upstream.Client, erro
 	if err != nil {
 		return nil, fmt.Errorf("building the client of chain %q: %w", chain, err)
 	}
+	if ok {
+		c.client.CloseIdleConnections() // replaced: its config changed
+	}
 	b.clients[chain] = cachedClient{fingerprint: fp, client: client}
 	return client, nil
 }
 
 func (b *backend) dropClient(chain string) {
 	b.clientsMu.Lock()
+	c, ok := b.clients[chain]
 	delete(b.clients, chain)
 	b.clientsMu.Unlock()
+	if ok {
+		c.client.CloseIdleConnections()
+	}
 }
 
 const backendHelp = `
