@@ -21,7 +21,7 @@ const gatewayKeyHeader = "x-gravitee-api-key"
 // Options configure a Server.
 type Options struct {
 	PathPrefix string                           // per-environment gateway path, e.g. "/integration"
-	GatewayKey string                           // when set, requests without it get a plain-text 401
+	GatewayKey string                           // when set, token requests without it get a plain-text 401
 	Now        func() time.Time                 // injectable clock; nil = time.Now
 	TLS        bool                             // serve https; CACertPEM returns the certificate
 	Logf       func(format string, args ...any) // optional; never given a secret
@@ -117,15 +117,16 @@ func (s *Server) Close() {
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	clientToken, route := s.route(r.URL.Path)
 	// The gateway answers before the OAuth server sees anything, with a
-	// body that is not an OAuth error.
-	if s.opts.GatewayKey != "" &&
+	// body that is not an OAuth error. The login page is a member's browser
+	// destination, which cannot carry the key, so it is not guarded.
+	if s.opts.GatewayKey != "" && route != "oauth/login" &&
 		subtle.ConstantTimeCompare([]byte(r.Header.Get(gatewayKeyHeader)), []byte(s.opts.GatewayKey)) != 1 {
 		s.logf("fakeresamania: gateway rejected %s %s: API key missing or wrong", r.Method, r.URL.Path)
 		writeText(w, http.StatusUnauthorized, "Unauthorized")
 		return
 	}
-	clientToken, route := s.route(r.URL.Path)
 	switch route {
 	case "oauth/v2/token":
 		s.serveToken(w, r, clientToken)

@@ -1,0 +1,191 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/vaultharness"
+)
+
+const (
+	redirectURI    = "https://app.example/callback"
+	member         = "alice"
+	memberPassword = "SENTINEL-e2e-member-password"
+	credsPath      = mount + "/creds/" + chain + "/" + member
+)
+
+// newCredsStack is a stack whose client may use the code flow, with access
+// tokens that live accessLife seconds.
+func newCredsStack(t *testing.T, accessLife int) *stack {
+	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}})
+	st.fake.AddClient(fakeresamania.Client{ClientToken: chain, ClientID: clientID, ClientSecret: clientSecret, ExpiresIn: accessLife, RedirectURIs: []string{redirectURI}})
+	st.fake.AddMember(chain, member, memberPassword)
+	st.configure(t)
+	return st
+}
+
+// signIn: the login URL from the plugin, the fake's login redirect carrying
+// the code, the code written back through the CLI. Returns the code.
+func (st *stack) signIn(t *testing.T, name string) string {
+	t.Helper()
+	out := st.vault.MustCLI(t, "write", "-format=json", mount+"/auth-code-url/"+chain, "redirect_uri="+redirectURI)
+	var issued struct{ Data struct{ URL, State string } }
+	require.NoError(t, json.Unmarshal([]byte(out), &issued))
+	require.True(t, strings.HasPrefix(issued.Data.URL, st.fake.URL()+"/"+chain+"/oauth/login?response_type=code&client_id="+clientID+"&redirect_uri="), issued.Data.URL)
+
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.PostForm(issued.Data.URL, url.Values{"username": {member}, "password": {memberPassword}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	back, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	require.Equal(t, issued.Data.State, back.Query().Get("state"))
+	code := back.Query().Get("code")
+
+	st.vault.MustCLI(t, "write", mount+"/creds/"+chain+"/"+name, "code="+code, "redirect_uri="+redirectURI, "state="+issued.Data.State)
+	return code
+}
+
+func (st *stack) readCred(t *testing.T, name string) tokenRead {
+	t.Helper()
+	out := st.vault.MustCLI(t, "read", "-format=json", mount+"/creds/"+chain+"/"+name)
+	var r tokenRead
+	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
+	return r
+}
+
+func TestSignInFlowAndRefreshOnARealVault(t *testing.T) {
+	st := newCredsStack(t, 6)
+	code := st.signIn(t, member)
+
+	first := st.readCred(t, member)
+	require.True(t, st.fake.AccessTokenValid(first.Data.AccessToken))
+	require.NotEmpty(t, first.LeaseID)
+	require.InDelta(t, 5, first.LeaseDuration, 1, "lease: 6 s less the 1 s margin, in whole seconds")
+	require.Less(t, first.LeaseDuration, first.Data.ExpiresIn+1)
+	raw := st.vault.MustCLI(t, "read", "-format=json", credsPath)
+	for _, rt := range st.fake.IssuedRefreshTokens() {
+		require.NotContains(t, raw, rt, "a read never returns the refresh token")
+	}
+
+	time.Sleep(5 * time.Second) // past the refresh point
+	second := st.readCred(t, member)
+	require.NotEqual(t, first.Data.AccessToken, second.Data.AccessToken)
+	require.True(t, st.fake.AccessTokenValid(second.Data.AccessToken))
+	require.Equal(t, 1, st.fake.TokenRequests(chain, "refresh_token"))
+
+	status := st.vault.ReadJSON(t, credsPath+"/status")["data"].(map[string]any)
+	require.Equal(t, "active", status["state"])
+	require.EqualValues(t, 1, status["refreshes"])
+	require.JSONEq(t, `["alice"]`, st.vault.MustCLI(t, "list", "-format=json", mount+"/creds/"+chain))
+
+	// The code is single use: a second exchange is a clear 400.
+	_, stderr, err := st.vault.CLI(t, "write", mount+"/creds/"+chain+"/bob", "code="+code, "redirect_uri="+redirectURI)
+	require.Error(t, err)
+	require.Contains(t, stderr, "Code: 400")
+	require.Contains(t, stderr, "sign in again")
+	require.NotContains(t, stderr, code)
+	require.NotContains(t, st.vault.Log(), code)
+	require.NotContains(t, st.vault.Log(), memberPassword)
+}
+
+func TestImportAndConcurrentReadsRefreshOnce(t *testing.T) {
+	st := newCredsStack(t, 4)
+	// A refresh token the app got on its own, outside the plugin, through the gateway.
+	req, err := http.NewRequest(http.MethodPost, st.fake.TokenURL(chain), strings.NewReader(url.Values{
+		"grant_type": {"authorization_code"}, "code": {st.fake.IssueCode(chain, clientID, redirectURI, member)},
+		"redirect_uri": {redirectURI}, "client_id": {clientID}, "client_secret": {clientSecret},
+	}.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("x-gravitee-api-key", gatewayKey)
+	grant, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer grant.Body.Close()
+	var body struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	require.NoError(t, json.NewDecoder(grant.Body).Decode(&body))
+	require.NotEmpty(t, body.RefreshToken)
+	st.vault.MustCLI(t, "write", credsPath, "refresh_token="+body.RefreshToken)
+	require.Equal(t, 1, st.fake.TokenRequests(chain, "refresh_token"), "an import proves the token at once")
+	st.readCred(t, member)
+
+	time.Sleep(4 * time.Second) // expired
+	var wg sync.WaitGroup
+	tokens := make([]string, 200)
+	errs := make([]error, 200)
+	for i := range tokens {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := st.vault.Client.Logical().Read(credsPath)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			tokens[i], _ = s.Data["access_token"].(string)
+		}()
+	}
+	wg.Wait()
+	for i := range tokens {
+		require.NoError(t, errs[i])
+		require.Equal(t, tokens[0], tokens[i])
+	}
+	require.True(t, st.fake.AccessTokenValid(tokens[0]))
+	require.Equal(t, 2, st.fake.TokenRequests(chain, "refresh_token"), "200 readers, one refresh")
+}
+
+func TestPluginReloadInTheMiddleOfUse(t *testing.T) {
+	st := newCredsStack(t, 4)
+	st.signIn(t, member)
+	st.readCred(t, member)
+
+	// Readers keep reading while the plugin reloads; some reads may fail
+	// during the reload, but no refresh token is ever spent twice.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, _ = st.vault.Client.Logical().Read(credsPath)
+				time.Sleep(50 * time.Millisecond)
+			}
+		}()
+	}
+	deadline := time.Now().Add(12 * time.Second)
+	for time.Now().Before(deadline) {
+		st.vault.ReloadPlugin(t, st.plugin)
+		time.Sleep(1500 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+
+	time.Sleep(4 * time.Second)
+	after := st.readCred(t, member)
+	require.True(t, st.fake.AccessTokenValid(after.Data.AccessToken))
+	require.GreaterOrEqual(t, st.fake.TokenRequests(chain, "refresh_token"), 2)
+	for _, r := range st.fake.Requests() {
+		if r.GrantType == "refresh_token" {
+			require.Equal(t, http.StatusOK, r.Status, "a refresh token was sent twice (invalid_grant)")
+		}
+	}
+	status := st.vault.ReadJSON(t, credsPath+"/status")["data"].(map[string]any)
+	require.Equal(t, "active", status["state"])
+}
