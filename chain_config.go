@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -89,8 +90,9 @@ func (c *chainConfig) upstreamConfig(chain string, now func() time.Time) upstrea
 		Scope:          c.Scope,
 		CAPEM:          c.CAPEM,
 		AttemptTimeout: c.RequestTimeout,
-		UserAgent:      "vault-plugin-secrets-resamania/" + Version,
-		Now:            now,
+		// The pid tells which plugin process (so which Vault node) called.
+		UserAgent: fmt.Sprintf("vault-plugin-secrets-resamania/%s (pid %d)", Version, os.Getpid()),
+		Now:       now,
 	}
 }
 

@@ -16,7 +16,9 @@ var version = "v0.0.0-dev"
 
 func main() {
 	resamania.Version = version
-	logger := hclog.New(&hclog.LoggerOptions{})
+	// JSON at trace level, as the sdk's default: Vault parses the lines and
+	// applies its own log level to them.
+	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: os.Stderr, JSONFormat: true})
 
 	meta := &api.PluginAPIClientMeta{}
 	if err := meta.FlagSet().Parse(os.Args[1:]); err != nil {
