@@ -20,7 +20,6 @@ func TestVaultAgentTemplateKeepsTokenFresh(t *testing.T) {
 	const tokenLife = 20 * time.Second
 	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}, expiresIn: int(tokenLife.Seconds())})
 	st.configure(t)
-	audit := st.vault.EnableFileAudit(t)
 
 	// An app token limited to the README's policy.
 	policy := filepath.Join(t.TempDir(), "policy.hcl")
@@ -63,7 +62,7 @@ func TestVaultAgentTemplateKeepsTokenFresh(t *testing.T) {
 		require.Less(t, gap, tokenLife, "token %d replaced its predecessor before it expired", i)
 	}
 
-	auditLog, err := os.ReadFile(audit)
+	auditLog, err := os.ReadFile(st.audit)
 	require.NoError(t, err)
 	agentReads := 0
 	for _, line := range strings.Split(string(auditLog), "\n") {

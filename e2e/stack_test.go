@@ -28,6 +28,7 @@ type stack struct {
 	vault  *vaultharness.Server
 	fake   *fakeresamania.Server
 	plugin *vaultharness.Plugin
+	audit  string // the file audit device's log
 }
 
 type stackOptions struct {
@@ -49,6 +50,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	// stopped and written its last lines.
 	t.Cleanup(func() { st.assertNoSecretInLogs(t) })
 	st.vault = vaultharness.StartServer(t, opts.vault)
+	st.audit = st.vault.EnableFileAudit(t)
 	st.vault.RegisterAndEnable(t, plugin, mount)
 	return st
 }
@@ -84,17 +86,29 @@ type tokenRead struct {
 	Warnings []string `json:"warnings"`
 }
 
-// assertNoSecretInLogs: the server log holds the plugin's log too (trace level).
+// assertNoSecretInLogs: no secret in the server log (which holds the plugin's
+// log, at trace level) nor in the audit log, where Vault must show them only
+// as HMACs.
 func (st *stack) assertNoSecretInLogs(t *testing.T) {
 	if st.vault == nil {
 		return
 	}
-	logs := st.vault.Log()
-	secrets := append([]string{clientSecret, gatewayKey}, st.fake.IssuedAccessTokens()...)
+	secrets := append([]string{clientSecret, gatewayKey, memberPassword}, st.fake.IssuedAccessTokens()...)
 	secrets = append(secrets, st.fake.IssuedRefreshTokens()...)
-	for _, s := range secrets {
-		if strings.Contains(logs, s) {
-			t.Errorf("a secret appears in the Vault server log %s: %.14s...", st.vault.LogPath, s)
+	secrets = append(secrets, st.fake.IssuedCodes()...)
+	logs := map[string]string{st.vault.LogPath: st.vault.Log()}
+	if st.audit != "" {
+		audit := vaultharness.ReadLog(st.audit)
+		if !strings.Contains(audit, mount+"/") || !strings.Contains(audit, "hmac-sha256:") {
+			t.Errorf("the audit log %s holds no HMAC'd request to the plugin: the check would prove nothing", st.audit)
+		}
+		logs[st.audit] = audit
+	}
+	for path, text := range logs {
+		for _, s := range secrets {
+			if strings.Contains(text, s) {
+				t.Errorf("a secret appears in %s: %.14s...", path, s)
+			}
 		}
 	}
 }

@@ -66,6 +66,7 @@ func TestTokenReadLeaseAndCache(t *testing.T) {
 	require.Equal(t, first.Data.AccessToken, second.Data.AccessToken)
 	require.NotEqual(t, first.LeaseID, second.LeaseID)
 	require.Equal(t, 1, st.fake.TokenRequests(chain, ""), "cached reads make no upstream call")
+	require.Contains(t, st.vault.Log(), "minted a token", "the plugin's debug lines reach the server log, so the secret scan sees them")
 
 	// Revoking a lease succeeds and leaves the shared token in place.
 	st.vault.MustCLI(t, "lease", "revoke", first.LeaseID)
