@@ -123,13 +123,24 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Token, erro
 // the server sent back.
 func (c *Client) do(ctx context.Context, retrySent bool, fetch func(context.Context) (*oauth2.Token, error), secrets ...string) (*Token, error) {
 	scrub := newScrubber(append(secrets, c.cfg.ClientSecret, c.cfg.APIKey)...)
+	var prev *Error
 	for n := 1; ; n++ {
 		tok, err := c.attemptOnce(ctx, fetch, scrub)
 		if err == nil {
 			return tok, nil
 		}
+		if prev != nil && err.Kind == KindTransient && ctx.Err() != nil {
+			// The overall deadline cut this attempt short: the previous
+			// attempt's failure says more about Resamania. Sent stays true
+			// if either attempt may have reached it.
+			prev.Sent = prev.Sent || err.Sent
+			err = prev
+		}
 		err.Attempts = n
-		if n >= c.cfg.MaxAttempts || err.Kind != KindTransient || (err.Sent && !retrySent) {
+		prev = err
+		// A 429 was refused unprocessed (RFC 6585), so even a single-use
+		// grant may be sent again.
+		if n >= c.cfg.MaxAttempts || err.Kind != KindTransient || (err.Sent && !retrySent && err.Status != http.StatusTooManyRequests) {
 			return nil, err
 		}
 		wait, ok := retryWait(ctx, n, err.RetryAfter)
@@ -153,12 +164,19 @@ func (c *Client) attemptOnce(ctx context.Context, fetch func(context.Context) (*
 		if perr != nil {
 			perr.Status = a.status
 			perr.Detail = scrub.clean(perr.Detail) // it may quote the server's token_type
+			// The server has answered, so it may have rotated: the new
+			// refresh token must reach the caller even though the access
+			// token is unusable.
+			perr.NewRefreshToken = tok.RefreshToken
 			return nil, perr
 		}
 		return t, nil
 	}
 	e := classify(err, a, actx, ctx, c.cfg.AttemptTimeout)
 	e.Code, e.Description, e.Detail = scrub.clean(e.Code), scrub.clean(e.Description), scrub.clean(e.Detail)
+	if e.Kind == KindProtocol {
+		e.NewRefreshToken = refreshTokenIn(a.body, a.contentType)
+	}
 	return nil, e
 }
 

@@ -39,6 +39,19 @@ type Error struct {
 	Sent       bool
 	RetryAfter time.Duration // from a Retry-After header, when sent
 	Attempts   int
+	// NewRefreshToken is the refresh token of an answer whose access token was
+	// unusable: the server rotated, and this is the only copy. Never printed.
+	NewRefreshToken string
+}
+
+// RotatedRefreshToken returns the refresh token a failed grant's answer still
+// carried, if any.
+func RotatedRefreshToken(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.NewRefreshToken
+	}
+	return ""
 }
 
 func (e *Error) Error() string {
@@ -88,7 +101,8 @@ func MaySpendGrant(err error) bool {
 	if !errors.As(err, &e) {
 		return true
 	}
-	return e.Sent && e.Kind != KindRejected && e.Kind != KindGateway
+	// A 429 was refused before processing (RFC 6585).
+	return e.Sent && e.Kind != KindRejected && e.Kind != KindGateway && e.Status != 429
 }
 
 func protocolError(detail string) *Error {

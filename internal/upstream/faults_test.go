@@ -193,7 +193,8 @@ func runFault(t *testing.T, fc faultCase, g grant) {
 		check(t, err)
 	}
 
-	retried := g.retries && fc.kind == KindTransient && fc.sent
+	// A 429 was refused unprocessed: every grant may retry it.
+	retried := (g.retries || fc.status == 429) && fc.kind == KindTransient && fc.sent
 	minDur, maxDur := fc.minDur, fc.maxDur
 	if retried {
 		if fc.minRetry > 0 {
@@ -243,7 +244,7 @@ func runFault(t *testing.T, fc faultCase, g grant) {
 		// A refresh token or code whose request may have been processed is
 		// possibly gone; an OAuth or gateway refusal, or a request that never
 		// left, spent nothing.
-		want := fc.sent && fc.kind != KindRejected && fc.kind != KindGateway
+		want := fc.sent && fc.kind != KindRejected && fc.kind != KindGateway && fc.status != 429
 		require.Equal(t, want, MaySpendGrant(err))
 	}
 }

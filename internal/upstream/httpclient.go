@@ -57,6 +57,9 @@ type attempt struct {
 	retryAfter  string
 	location    string
 	bodyErr     error // the first error reading the body: oauth2 keeps only its text
+	// body is a 2xx answer's body as read (at most maxBodyBytes), kept only
+	// to salvage a rotated refresh token from an answer oauth2 refuses.
+	body []byte
 }
 
 type attemptKey struct{}
@@ -103,6 +106,9 @@ type limitedBody struct {
 
 func (b *limitedBody) Read(p []byte) (int, error) {
 	n, err := b.read(p)
+	if b.a != nil && b.a.status >= 200 && b.a.status < 300 {
+		b.a.body = append(b.a.body, p[:n]...)
+	}
 	if err != nil && err != io.EOF && b.a != nil && b.a.bodyErr == nil {
 		b.a.bodyErr = err
 	}

@@ -114,7 +114,6 @@ func TestNoRetryOnceSent(t *testing.T) {
 		fault fakeresamania.Fault
 	}{
 		{"503", fakeresamania.Fault{Status: 503, Count: 1}},
-		{"429 Retry-After 1", fakeresamania.Fault{Status: 429, RetryAfter: "1", Count: 1}},
 		{"reset", fakeresamania.Fault{Reset: true, Count: 1}},
 		{"slow", fakeresamania.Fault{Delay: 5 * time.Second, Count: 1}},
 		{"truncated", fakeresamania.Fault{Truncate: true, Count: 1}},
@@ -139,6 +138,25 @@ func TestNoRetryOnceSent(t *testing.T) {
 				requireNoSecret(t, err, spent)
 			})
 		}
+	}
+}
+
+// TestSingleUseGrantRetriedAfter429: a 429 is refused before processing (RFC
+// 6585), so a refresh or code exchange is sent again after Retry-After.
+func TestSingleUseGrantRetriedAfter429(t *testing.T) {
+	for _, g := range grants[1:] {
+		t.Run(g.name, func(t *testing.T) {
+			e := newEnv(t, fakeresamania.Options{})
+			call, _ := g.prepare(e)
+			e.srv.InjectFault(fakeresamania.Fault{Status: 429, RetryAfter: "1", Count: 1})
+			c := e.client(func(c *Config) { c.MaxAttempts = 4 })
+			start := time.Now()
+			tok, err := call(context.Background(), c)
+			require.NoError(t, err)
+			require.NotEmpty(t, tok.AccessToken)
+			require.GreaterOrEqual(t, time.Since(start), time.Second, "Retry-After honoured")
+			require.Equal(t, 2, e.srv.TokenRequests("", ""))
+		})
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -150,4 +151,22 @@ func clip(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// refreshTokenIn reads refresh_token from a token answer that oauth2 refused
+// (no access_token, say): when the server rotated, it is the only copy.
+func refreshTokenIn(body []byte, contentType string) string {
+	if len(body) == 0 {
+		return ""
+	}
+	var fields struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if json.Unmarshal(body, &fields) == nil {
+		return fields.RefreshToken
+	}
+	if vals, err := url.ParseQuery(string(body)); err == nil && strings.Contains(contentType, "urlencoded") {
+		return vals.Get("refresh_token")
+	}
+	return ""
 }
