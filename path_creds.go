@@ -181,6 +181,7 @@ func (b *backend) pathCredsWrite(ctx context.Context, req *logical.Request, d *f
 
 	key := credKey(chain, name)
 	var cred *credential
+	var warning string
 	grantErr := b.tokens.changeKey(key, func() error {
 		gctx, cancel := context.WithTimeout(ctx, 3*cfg.RequestTimeout)
 		defer cancel()
@@ -191,13 +192,19 @@ func (b *backend) pathCredsWrite(ctx context.Context, req *logical.Request, d *f
 		} else {
 			t, err = client.Refresh(gctx, refreshToken)
 		}
+		now := b.now()
+		if rt := upstream.RotatedRefreshToken(err); err != nil && rt != "" {
+			// An unusable access token but a refresh token: keep the grant;
+			// the next read refreshes it.
+			warning = fmt.Sprintf("Resamania's answer had no usable access token (%v); the credential was stored and the next read refreshes it", err)
+			t, err = &upstream.Token{RefreshToken: rt}, nil
+		}
 		if err != nil {
 			return err
 		}
 		if t.RefreshToken == "" {
 			return errNoRefreshToken
 		}
-		now := b.now()
 		cred = &credential{CreatedAt: now}
 		applyGrant(cred, t, now)
 		b.unsaved.drop(key)
@@ -211,7 +218,11 @@ func (b *backend) pathCredsWrite(ctx context.Context, req *logical.Request, d *f
 		return grantErrorResponse(chain, code != "", grantErr)
 	}
 	b.Logger().Info("stored a member credential", "credential", key, "from", map[bool]string{true: "authorization_code", false: "refresh_token"}[code != ""])
-	return &logical.Response{Data: credStatus(cred, cfg, false)}, nil
+	resp := &logical.Response{Data: credStatus(cred, cfg, false)}
+	if warning != "" {
+		resp.AddWarning(warning)
+	}
+	return resp, nil
 }
 
 var errNoRefreshToken = errors.New("Resamania issued no refresh token, so the credential could not be kept alive; check that the OAuth client may use the refresh_token grant")

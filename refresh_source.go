@@ -91,6 +91,17 @@ func (s *refreshSource) mint(ctx context.Context) (*cachedToken, error) {
 // refreshFailed records what a failed refresh means for the credential.
 func (s *refreshSource) refreshFailed(ctx context.Context, c *credential, err error, now time.Time) error {
 	key := s.key()
+	if rt := upstream.RotatedRefreshToken(err); rt != "" && rt != c.RefreshToken {
+		// The answer was unusable but carried the rotated refresh token: keep
+		// it, so the next read can refresh with it.
+		c.RefreshToken, c.RefreshTokenIssuedAt, c.AccessToken = rt, now, nil
+		if perr := putCredential(ctx, s.storage, key, c); perr != nil {
+			s.b.unsaved.put(key, c)
+			return &storageFailedError{key: key, err: perr}
+		}
+		s.b.Logger().Warn("refresh answer unusable; kept its new refresh token", "credential", key, "error", err)
+		return &upstreamError{chain: s.chain, grant: "refresh_token", err: err}
+	}
 	var state credState
 	switch {
 	case upstream.IsRejected(err, "invalid_grant"):
@@ -117,8 +128,11 @@ func applyGrant(c *credential, t *upstream.Token, now time.Time) {
 	if t.RefreshToken != c.RefreshToken {
 		c.RefreshToken, c.RefreshTokenIssuedAt = t.RefreshToken, now
 	}
-	c.AccessToken = &cachedToken{AccessToken: t.AccessToken, TokenType: t.TokenType, Scope: t.Scope, IssuedAt: t.IssuedAt, ExpiresAt: t.ExpiresAt}
-	c.Scope = t.Scope
+	c.AccessToken = nil
+	if t.AccessToken != "" {
+		c.AccessToken = &cachedToken{AccessToken: t.AccessToken, TokenType: t.TokenType, Scope: t.Scope, IssuedAt: t.IssuedAt, ExpiresAt: t.ExpiresAt}
+		c.Scope = t.Scope
+	}
 	c.setState(credActive, "", now)
 }
 
