@@ -1,6 +1,8 @@
 package resamania
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -43,6 +45,11 @@ func (e *testEnv) signIn(t *testing.T) *logical.Response {
 	loginURL, state := resp.Data["url"].(string), resp.Data["state"].(string)
 
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if pem := e.fake.CACertPEM(); pem != "" {
+		pool := x509.NewCertPool()
+		require.True(t, pool.AppendCertsFromPEM([]byte(pem)))
+		noRedirect.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
 	login, err := noRedirect.Get(loginURL + "&username=" + testMember + "&password=SENTINEL-member-password")
 	require.NoError(t, err)
 	login.Body.Close()

@@ -1,0 +1,196 @@
+package resamania
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/stretchr/testify/require"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
+)
+
+// A fault kind and what it must end in, for the client_credentials grant
+// (token/) and the refresh_token grant (creds/). "" means a correct token;
+// otherwise a fragment of the error. credState is the credential's state after.
+type faultKind struct {
+	name      string
+	tls       bool
+	fault     fakeresamania.Fault
+	ccWant    string
+	credWant  string
+	credState credState
+}
+
+func faultKinds() []faultKind {
+	asJSON := "application/json"
+	return []faultKind{
+		{name: "500 HTML", fault: fakeresamania.Fault{Status: 500, Body: "<html>Fatal error</html>", ContentType: "text/html"}, ccWant: "HTTP 500", credWant: "answer to its last refresh was lost", credState: credUncertain},
+		{name: "502", fault: fakeresamania.Fault{Status: 502}, ccWant: "HTTP 502", credWant: "answer to its last refresh was lost", credState: credUncertain},
+		{name: "503 Retry-After", fault: fakeresamania.Fault{Status: 503, RetryAfter: "1"}, ccWant: "HTTP 503", credWant: "answer to its last refresh was lost", credState: credUncertain},
+		{name: "429 Retry-After, once", fault: fakeresamania.Fault{Status: 429, RetryAfter: "1", Count: 1}, credState: credActive},
+		{name: "slow beyond the timeout", fault: fakeresamania.Fault{Delay: 5 * time.Second}, ccWant: "no answer within 1s", credWant: "answer to its last refresh was lost", credState: credUncertain},
+		{name: "connection reset", fault: fakeresamania.Fault{Reset: true}, ccWant: "connection reset", credWant: "answer to its last refresh was lost", credState: credUncertain},
+		{name: "truncated body", fault: fakeresamania.Fault{Truncate: true}, ccWant: "cut short", credWant: "answer to its last refresh was lost", credState: credUncertain},
+		{name: "200 garbage", fault: fakeresamania.Fault{Garbage: true}, ccWant: "HTTP 200", credWant: "answer to its last refresh was lost", credState: credUncertain},
+		// The server rotated, and the answer still carries the new refresh token: it is kept.
+		{name: "200 without access_token", fault: fakeresamania.Fault{Override: map[string]any{"access_token": nil}}, ccWant: "without an access_token", credWant: "without an access_token", credState: credActive},
+		{name: "expires_in as a string", fault: fakeresamania.Fault{Override: map[string]any{"expires_in": "3600"}}, credState: credActive},
+		{name: "expires_in zero", fault: fakeresamania.Fault{Override: map[string]any{"expires_in": 0}}, ccWant: "already expired", credWant: "already expired", credState: credActive},
+		{name: "expires_in negative", fault: fakeresamania.Fault{Override: map[string]any{"expires_in": -60}}, ccWant: "already expired", credWant: "already expired", credState: credActive},
+		{name: "expires_in missing", fault: fakeresamania.Fault{Override: map[string]any{"expires_in": nil}}, credState: credActive},
+		{name: "scope null", fault: fakeresamania.Fault{Override: map[string]any{"scope": json.RawMessage("null")}}, credState: credActive},
+		{name: "scope string", fault: fakeresamania.Fault{Override: map[string]any{"scope": "read write"}}, credState: credActive},
+		{name: "scope list", fault: fakeresamania.Fault{Override: map[string]any{"scope": []string{"read", "write"}}}, credState: credActive},
+		{name: "error_description null", fault: fakeresamania.Fault{Status: 400, ContentType: asJSON, Body: `{"error":"invalid_client","error_description":null}`}, ccWant: "invalid_client", credWant: "invalid_client", credState: credActive},
+		{name: "invalid_grant", fault: fakeresamania.Fault{Status: 400, ContentType: asJSON, Body: `{"error":"invalid_grant","error_description":"Invalid refresh token"}`}, ccWant: "invalid_grant", credWant: "needs the member to sign in again", credState: credSignInRequired},
+		{name: "redirect to another host", fault: fakeresamania.Fault{Status: 302}, ccWant: "redirect", credWant: "answer to its last refresh was lost", credState: credUncertain},
+		{name: "body over 1 MB", fault: fakeresamania.Fault{Oversize: 2 << 20}, ccWant: "larger than 256 KiB", credWant: "answer to its last refresh was lost", credState: credUncertain},
+		{name: "untrusted TLS certificate", tls: true, ccWant: "not trusted", credWant: "not trusted", credState: credActive},
+	}
+}
+
+func TestFaultTable(t *testing.T) {
+	kinds := faultKinds()
+	require.GreaterOrEqual(t, len(kinds), 12)
+	for _, fk := range kinds {
+		t.Run(fk.name+"/client_credentials", func(t *testing.T) { runClientCredentialsFault(t, fk) })
+		t.Run(fk.name+"/refresh_token", func(t *testing.T) { runRefreshFault(t, fk) })
+	}
+}
+
+// faultEnv is a backend whose chain talks to the fake; with tls the fake serves
+// https with a certificate the chain does not trust.
+func faultEnv(t *testing.T, fk faultKind, accessLife int) (*testEnv, *atomic.Int32) {
+	env := getTestBackendWith(t, fakeresamania.Options{TLS: fk.tls})
+	env.fake.AddClient(fakeresamania.Client{ClientToken: testChain, ClientID: testClientID, ClientSecret: testSecret, ExpiresIn: accessLife, RedirectURIs: []string{testRedirect}})
+	env.configure(map[string]any{"request_timeout": "1s"})
+	// A redirect target that must never be reached.
+	var stolen atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { stolen.Add(1) }))
+	t.Cleanup(other.Close)
+	if fk.fault.Status == 302 {
+		fk.fault.RedirectTo = other.URL + "/steal"
+	}
+	return env, &stolen
+}
+
+func inject(env *testEnv, fk faultKind, grant string) {
+	if fk.tls {
+		return
+	}
+	f := fk.fault
+	f.GrantType = grant
+	if f.Status == 302 {
+		f.RedirectTo = "http://127.0.0.1:1/steal"
+	}
+	env.fake.InjectFault(f)
+}
+
+func runClientCredentialsFault(t *testing.T, fk faultKind) {
+	before := runtime.NumGoroutine()
+	env, stolen := faultEnv(t, fk, 3600)
+	inject(env, fk, "client_credentials")
+	start := time.Now()
+	resp, err := env.request(logical.ReadOperation, "token/"+testChain, nil)
+	require.Less(t, time.Since(start), 8*time.Second, "bounded")
+	if fk.ccWant == "" {
+		require.NoError(t, err)
+		require.False(t, resp.IsError(), "%v", resp.Error())
+		require.True(t, env.fake.AccessTokenValid(resp.Data["access_token"].(string)))
+		if strings.HasPrefix(fk.name, "scope") && fk.name != "scope null" {
+			require.Equal(t, "read write", resp.Data["scope"])
+		}
+	} else {
+		require.Error(t, err, "want an error naming %q", fk.ccWant)
+		require.Contains(t, err.Error(), fk.ccWant)
+		require.Contains(t, err.Error(), `chain "mychain"`)
+		require.NotContains(t, err.Error(), testSecret)
+		code := err.(logical.HTTPCodedError).Code()
+		require.True(t, code == 502 || code == 503, "code %d", code)
+	}
+	require.Zero(t, stolen.Load(), "credentials were sent to a redirect target")
+	requireNoGoroutineLeft(t, env, before)
+}
+
+func runRefreshFault(t *testing.T, fk faultKind) {
+	before := runtime.NumGoroutine()
+	env, _ := faultEnv(t, fk, 60)
+	if fk.tls {
+		// Sign in over TLS with the right CA, then drop it: the refresh meets
+		// a certificate the chain no longer trusts.
+		_, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"ca_pem": env.fake.CACertPEM()})
+		require.NoError(t, err)
+	}
+	env.fake.AddMember(testChain, testMember, "SENTINEL-member-password")
+	env.signIn(t)
+	if fk.tls {
+		_, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"ca_pem": ""})
+		require.NoError(t, err)
+	}
+	env.clock.Advance(2 * time.Minute) // the access token has expired
+	inject(env, fk, "refresh_token")
+
+	start := time.Now()
+	resp, err := env.request(logical.ReadOperation, credPath, nil)
+	require.Less(t, time.Since(start), 8*time.Second, "bounded")
+	if fk.credWant == "" {
+		require.NoError(t, err)
+		require.False(t, resp.IsError(), "%v", resp.Error())
+		require.True(t, env.fake.AccessTokenValid(resp.Data["access_token"].(string)))
+	} else {
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		} else {
+			require.True(t, resp.IsError())
+			msg = resp.Error().Error()
+		}
+		require.Contains(t, msg, fk.credWant)
+		for _, rt := range env.fake.IssuedRefreshTokens() {
+			require.NotContains(t, msg, rt)
+		}
+	}
+	require.Equal(t, string(fk.credState), env.credStatus(t)["state"])
+
+	// No refresh token was ever sent twice.
+	seen := map[string]bool{}
+	for _, r := range env.fake.Requests() {
+		if r.GrantType == "refresh_token" {
+			rt := r.Form.Get("refresh_token")
+			require.False(t, seen[rt], "refresh token sent twice")
+			if r.Status != http.StatusTooManyRequests { // refused unprocessed: not spent
+				seen[rt] = true
+			}
+		}
+	}
+	// An active credential still works once Resamania is well again: no grant was lost.
+	if fk.credState == credActive {
+		env.fake.ClearFaults()
+		if fk.tls {
+			_, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"ca_pem": env.fake.CACertPEM()})
+			require.NoError(t, err)
+		}
+		env.clock.Advance(2 * time.Hour) // past any lifetime a faulty answer claimed
+		require.True(t, env.fake.AccessTokenValid(env.readCred(t).Data["access_token"].(string)))
+	}
+	requireNoGoroutineLeft(t, env, before)
+}
+
+// requireNoGoroutineLeft: once the mount is cleaned and the fake closed, the
+// goroutine count returns to where the test began.
+func requireNoGoroutineLeft(t *testing.T, env *testEnv, before int) {
+	env.b.clean(t.Context())
+	env.fake.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.LessOrEqual(t, runtime.NumGoroutine(), before+2, "goroutines left behind")
+}
