@@ -63,6 +63,29 @@ func getChainConfig(ctx context.Context, s logical.Storage, chain string) (*chai
 	return cfg, nil
 }
 
+// configuredChain reads a chain's config for a request that needs one: a
+// missing config is the caller's 400, naming the fix.
+func configuredChain(ctx context.Context, req *logical.Request, chain string) (*chainConfig, *logical.Response, error) {
+	cfg, err := getChainConfig(ctx, req.Storage, chain)
+	if err != nil || cfg != nil {
+		return cfg, nil, err
+	}
+	return nil, logical.ErrorResponse("chain %q is not configured: write its OAuth client to %sconfig/%s first", chain, req.MountPoint, chain), nil
+}
+
+// chainClient reads a chain's config and returns its upstream client; the
+// token sources call it under the key's lock, so it is read afresh each time.
+func (b *backend) chainClient(ctx context.Context, s logical.Storage, chain string) (*upstream.Client, error) {
+	cfg, err := getChainConfig(ctx, s, chain)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return nil, &chainNotFoundError{chain: chain}
+	}
+	return b.client(chain, cfg)
+}
+
 func putChainConfig(ctx context.Context, s logical.Storage, chain string, cfg *chainConfig) error {
 	entry, err := logical.StorageEntryJSON(configStoragePrefix+chain, cfg)
 	if err != nil {

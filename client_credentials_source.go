@@ -49,14 +49,7 @@ func (s *clientCredentialsSource) load(ctx context.Context) (*cachedToken, error
 // mint reads the chain's config under the key's lock, so a token is never
 // minted with a config that a concurrent write has already replaced.
 func (s *clientCredentialsSource) mint(ctx context.Context) (*cachedToken, error) {
-	cfg, err := getChainConfig(ctx, s.storage, s.chain)
-	if err != nil {
-		return nil, err
-	}
-	if cfg == nil {
-		return nil, &chainNotFoundError{chain: s.chain}
-	}
-	client, err := s.b.client(s.chain, cfg)
+	client, err := s.b.chainClient(ctx, s.storage, s.chain)
 	if err != nil {
 		return nil, err
 	}

@@ -88,12 +88,9 @@ func (b *backend) pathAuthCodeURLWrite(ctx context.Context, req *logical.Request
 			return logical.ErrorResponse("scope holds %q, which is not a valid OAuth scope token", clip(s, 64)), nil
 		}
 	}
-	cfg, err := getChainConfig(ctx, req.Storage, chain)
-	if err != nil {
-		return nil, err
-	}
+	cfg, errResp, err := configuredChain(ctx, req, chain)
 	if cfg == nil {
-		return logical.ErrorResponse("chain %q is not configured: write its OAuth client to %sconfig/%s first", chain, req.MountPoint, chain), nil
+		return errResp, err
 	}
 	if state == "" {
 		buf := make([]byte, 32)

@@ -159,12 +159,9 @@ func (b *backend) pathCredsWrite(ctx context.Context, req *logical.Request, d *f
 			return logical.ErrorResponse(err.Error()), nil
 		}
 	}
-	cfg, err := getChainConfig(ctx, req.Storage, chain)
-	if err != nil {
-		return nil, err
-	}
+	cfg, errResp, err := configuredChain(ctx, req, chain)
 	if cfg == nil {
-		return logical.ErrorResponse("chain %q is not configured: write its OAuth client to %sconfig/%s first", chain, req.MountPoint, chain), nil
+		return errResp, err
 	}
 	if state != "" {
 		if err := b.consumeAuthState(ctx, req.Storage, chain, state, redirectURI); err != nil {
@@ -264,12 +261,9 @@ func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *fr
 	if errResp != nil {
 		return errResp, nil
 	}
-	cfg, err := getChainConfig(ctx, req.Storage, chain)
-	if err != nil {
-		return nil, err
-	}
+	cfg, errResp, err := configuredChain(ctx, req, chain)
 	if cfg == nil {
-		return logical.ErrorResponse("chain %q is not configured: write its OAuth client to %sconfig/%s first", chain, req.MountPoint, chain), nil
+		return errResp, err
 	}
 	key := credKey(chain, name)
 	cred := b.unsaved.get(key)

@@ -68,12 +68,9 @@ func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *fr
 	if errResp != nil {
 		return errResp, nil
 	}
-	cfg, err := getChainConfig(ctx, req.Storage, chain)
-	if err != nil {
-		return nil, err
-	}
+	cfg, errResp, err := configuredChain(ctx, req, chain)
 	if cfg == nil {
-		return logical.ErrorResponse("chain %q is not configured: write its OAuth client to %sconfig/%s first", chain, req.MountPoint, chain), nil
+		return errResp, err
 	}
 	src := &clientCredentialsSource{b: b, chain: chain, storage: req.Storage, timeout: cfg.RequestTimeout}
 	tok, warning, err := b.tokens.get(ctx, src.key(), src, minLeft)

@@ -60,14 +60,7 @@ func (s *refreshSource) mint(ctx context.Context) (*cachedToken, error) {
 	if c.State != credActive {
 		return nil, &credStateError{chain: s.chain, name: s.name, state: c.State, reason: c.StateReason, since: c.StateSince}
 	}
-	cfg, err := getChainConfig(ctx, s.storage, s.chain)
-	if err != nil {
-		return nil, err
-	}
-	if cfg == nil {
-		return nil, &chainNotFoundError{chain: s.chain}
-	}
-	client, err := s.b.client(s.chain, cfg)
+	client, err := s.b.chainClient(ctx, s.storage, s.chain)
 	if err != nil {
 		return nil, err
 	}
