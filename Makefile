@@ -6,7 +6,7 @@ BIN     := .bin
 SHELL   := /bin/bash
 GOFLAGS_BUILD := -trimpath -ldflags "-X main.version=$(VERSION)"
 
-.PHONY: all build vault fake demo test unit e2e lint fmt-check vet fuzz clean
+.PHONY: all build vault fake demo test unit bench e2e lint fmt-check vet fuzz clean
 
 all: build
 
@@ -26,8 +26,8 @@ fake:
 demo: vault build fake
 	bash scripts/demo.sh
 
-## test: formatting, vet, unit tests with -race, and the end-to-end tests on a real Vault
-test: vault lint unit e2e
+## test: formatting, vet, unit tests with -race, the benchmark's figures, and the end-to-end tests on a real Vault
+test: vault lint unit bench e2e
 
 lint: fmt-check vet
 
@@ -39,6 +39,14 @@ vet:
 
 unit:
 	go test -race -count=1 $$(go list ./... | grep -v /e2e)
+
+## bench: a cached token read beside a minted one, in one run: times, ratio, allocations
+bench:
+	go test -run='^$$' -bench=. -benchtime=2000x .
+
+## fuzz: each fuzz target for FUZZTIME (default 3m); make test runs their seeds only
+fuzz:
+	bash scripts/fuzz.sh
 
 e2e: vault
 	RESAMANIA_E2E=required VAULT_BIN=$(CURDIR)/$(BIN)/vault go test -count=1 -timeout 30m -v ./e2e/...
