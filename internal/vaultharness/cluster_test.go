@@ -1,0 +1,106 @@
+package vaultharness
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCluster drives a real three-node raft cluster: writes through a
+// standby, a crash of the active node (its plugin process included), a new
+// active node, and the crashed node back as a voter.
+func TestCluster(t *testing.T) {
+	Require(t)
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, PluginPackage, "main.go")); err != nil {
+		t.Skipf("plugin main package not there yet: %v", err)
+	}
+	p := BuildPlugin(t, "v0.0.1-cluster")
+	c := StartCluster(t, 3, ClusterOptions{PluginDir: p.Dir})
+
+	peers := c.Peers(t)
+	if len(peers) != 3 {
+		t.Fatalf("raft peers = %+v, want 3", peers)
+	}
+	for _, peer := range peers {
+		if !peer.Voter {
+			t.Fatalf("peer %s is not a voter: %+v", peer.NodeID, peers)
+		}
+	}
+	active := c.Active(t)
+	standbys := c.Standbys(active)
+	if len(standbys) != 2 {
+		t.Fatalf("standbys of node%d = %v", active, standbys)
+	}
+	for _, i := range standbys {
+		h, err := c.Nodes[i].Health()
+		if err != nil || !h.Standby || h.Sealed {
+			t.Fatalf("node%d health = %+v, %v; want an unsealed standby", i, h, err)
+		}
+	}
+
+	// Mount and write through a standby (forwarded), read through the other.
+	c.Nodes[standbys[0]].MustCLI(t, "secrets", "enable", "-path=kv", "kv")
+	c.Nodes[standbys[0]].MustCLI(t, "kv", "put", "kv/harness", "color=blue")
+	if got := c.Nodes[standbys[1]].ReadJSON(t, "kv/harness")["data"].(map[string]any)["color"]; got != "blue" {
+		t.Fatalf("read through node%d: color = %v", standbys[1], got)
+	}
+
+	// The plugin runs on the active node only, and dies with it.
+	c.RegisterAndEnable(t, p, "resamania")
+	c.Nodes[active].WaitForLog(t, "plugin started", 10*time.Second)
+	pids := c.Nodes[active].PluginPIDs()
+	if len(pids) == 0 {
+		t.Fatalf("no plugin pid in node%d's log", active)
+	}
+	alive := slices.ContainsFunc(pids, ProcessAlive)
+	if !alive {
+		t.Fatalf("no plugin process of node%d is alive: %v", active, pids)
+	}
+	for _, i := range standbys {
+		if got := c.Nodes[i].PluginPIDs(); len(got) != 0 {
+			t.Errorf("standby node%d started plugin processes %v", i, got)
+		}
+	}
+
+	killedAt := time.Now()
+	c.Kill(t, active)
+	if c.Nodes[active].Running() {
+		t.Fatal("killed node still running")
+	}
+	for _, pid := range pids {
+		if ProcessAlive(pid) {
+			t.Errorf("plugin pid %d of the killed node is still alive", pid)
+		}
+	}
+	next := c.WaitActive(t, 60*time.Second)
+	t.Logf("node%d active %s after node%d was killed", next, time.Since(killedAt).Round(time.Millisecond), active)
+	if next == active {
+		t.Fatalf("the killed node%d is reported active", active)
+	}
+	for _, i := range c.Standbys(-1) {
+		got := c.Nodes[i].ReadJSON(t, "kv/harness")["data"].(map[string]any)["color"]
+		if got != "blue" {
+			t.Fatalf("after failover, read through node%d: color = %v", i, got)
+		}
+	}
+	if out := c.Nodes[next].MustCLI(t, "secrets", "list"); !strings.Contains(out, "resamania/") {
+		t.Fatalf("plugin mount missing on the new active node:\n%s", out)
+	}
+
+	c.Restart(t, active)
+	h, err := c.Nodes[active].Health()
+	if err != nil || h.Sealed || !h.Standby {
+		t.Fatalf("restarted node%d health = %+v, %v; want an unsealed standby", active, h, err)
+	}
+	c.Nodes[active].MustCLI(t, "kv", "put", "kv/harness", "color=green")
+	if got := c.Nodes[next].ReadJSON(t, "kv/harness")["data"].(map[string]any)["color"]; got != "green" {
+		t.Fatalf("write through the restarted node: color = %v", got)
+	}
+}
