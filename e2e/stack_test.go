@@ -87,8 +87,8 @@ type tokenRead struct {
 }
 
 // assertNoSecretInLogs: no secret in the server log (which holds the plugin's
-// log, at trace level) nor in the audit log, where Vault must show them only
-// as HMACs.
+// log, at trace level), in anything the CLI printed to stderr, nor in the
+// audit log, where Vault must show them only as HMACs.
 func (st *stack) assertNoSecretInLogs(t *testing.T) {
 	if st.vault == nil {
 		return
@@ -96,7 +96,7 @@ func (st *stack) assertNoSecretInLogs(t *testing.T) {
 	secrets := append([]string{clientSecret, gatewayKey, memberPassword}, st.fake.IssuedAccessTokens()...)
 	secrets = append(secrets, st.fake.IssuedRefreshTokens()...)
 	secrets = append(secrets, st.fake.IssuedCodes()...)
-	logs := map[string]string{st.vault.LogPath: st.vault.Log()}
+	logs := map[string]string{st.vault.LogPath: st.vault.Log(), "the CLI's stderr": st.vault.CLIStderr()}
 	if st.audit != "" {
 		audit := vaultharness.ReadLog(st.audit)
 		if !strings.Contains(audit, mount+"/") || !strings.Contains(audit, "hmac-sha256:") {

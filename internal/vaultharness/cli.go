@@ -38,7 +38,19 @@ func (s *Server) cliEnv() []string {
 // VAULT_TOKEN set to the root token), bounded by CLITimeout.
 func (s *Server) CLI(t testing.TB, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	return runVault(s.bin, s.cliEnv(), CLITimeout, args...)
+	stdout, stderr, err = runVault(s.bin, s.cliEnv(), CLITimeout, args...)
+	s.mu.Lock()
+	s.cliStderr.WriteString(stderr)
+	s.mu.Unlock()
+	return stdout, stderr, err
+}
+
+// CLIStderr is everything the CLI printed to stderr (its errors and
+// warnings) against this server so far, for tests that scan it for secrets.
+func (s *Server) CLIStderr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cliStderr.String()
 }
 
 // MustCLI is CLI that fails the test, showing stderr, when the command fails.

@@ -1,6 +1,7 @@
 package vaultharness
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -50,9 +51,10 @@ type Server struct {
 	logLevel string
 	extraEnv []string
 
-	mu     sync.Mutex
-	proc   *process
-	audits int // file audit devices enabled, to give each a unique path
+	mu        sync.Mutex
+	proc      *process
+	audits    int          // file audit devices enabled, to give each a unique path
+	cliStderr bytes.Buffer // what every CLI call printed to stderr; guarded by mu
 }
 
 // StartServer starts a Vault server on a free loopback port and waits until
