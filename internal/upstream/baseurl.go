@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -40,6 +41,9 @@ func NormalizeBaseURL(raw string) (string, error) {
 	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
 		return "", fmt.Errorf("api_base_url must use https; http is allowed only for a loopback host")
 	}
+	if !validHost(u.Hostname()) {
+		return "", fmt.Errorf("api_base_url host %q is not an IP address or a DNS name (write an international name in its xn-- form)", clip(u.Hostname(), 64))
+	}
 	if port := u.Port(); port != "" && !isPort(port) {
 		return "", fmt.Errorf("api_base_url has an invalid port %q", port)
 	}
@@ -50,7 +54,17 @@ func NormalizeBaseURL(raw string) (string, error) {
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
-	return u.String(), nil
+	if out := u.String(); len(out) <= 2048 {
+		return out, nil
+	}
+	return "", fmt.Errorf("api_base_url is longer than 2048 characters once escaped")
+}
+
+// dnsNameRe is an ASCII host name: labels of letters, digits, '-' and '_'.
+var dnsNameRe = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$`)
+
+func validHost(host string) bool {
+	return net.ParseIP(host) != nil || (len(host) <= 253 && dnsNameRe.MatchString(host))
 }
 
 // TokenURL is the token endpoint of one chain: {base}/{client_token}/oauth/v2/token,
