@@ -119,6 +119,9 @@ func (c *chainConfig) upstreamConfig(chain string, now func() time.Time) upstrea
 	}
 }
 
+// mintBudget bounds one grant, retries included: three request timeouts.
+func mintBudget(requestTimeout time.Duration) time.Duration { return 3 * requestTimeout }
+
 // refreshTokenTTL is the refresh tokens' lifetime, defaulted for old configs.
 func (c *chainConfig) refreshTokenTTL() time.Duration {
 	if c.RefreshTokenTTL <= 0 {
@@ -135,9 +138,12 @@ var (
 	scopeTokenRe = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]+$`)
 )
 
-func validateClientToken(chain string) error {
-	if len(chain) > maxClientTokenLen || !clientTokenRe.MatchString(chain) {
-		return fmt.Errorf("client_token %q is not valid: use 1 to %d letters, digits, '_', '-' or '.', starting and ending with a letter or digit", clip(chain, 64), maxClientTokenLen)
+func validateClientToken(chain string) error { return validateName("client_token", chain) }
+
+// validateName checks a path segment naming a chain or a credential.
+func validateName(field, value string) error {
+	if len(value) > maxClientTokenLen || !clientTokenRe.MatchString(value) {
+		return fmt.Errorf("%s %q is not valid: use 1 to %d letters, digits, '_', '-' or '.', starting and ending with a letter or digit", field, clip(value, 64), maxClientTokenLen)
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ type clientCredentialsSource struct {
 
 func (s *clientCredentialsSource) key() string { return tokenStoragePrefix + s.chain }
 
-func (s *clientCredentialsSource) budget() time.Duration { return 3 * s.timeout }
+func (s *clientCredentialsSource) budget() time.Duration { return mintBudget(s.timeout) }
 
 func (s *clientCredentialsSource) load(ctx context.Context) (*cachedToken, error) {
 	entry, err := s.storage.Get(ctx, s.key())

@@ -120,6 +120,16 @@ func (u *unsavedCredentials) keys() []string {
 	return keys
 }
 
+// current returns key's newest credential: the one held in memory if storage
+// refused it (held is then true), else the stored one.
+func (u *unsavedCredentials) current(ctx context.Context, s logical.Storage, key string) (c *credential, held bool, err error) {
+	if c = u.get(key); c != nil {
+		return c, true, nil
+	}
+	c, err = getCredential(ctx, s, key)
+	return c, false, err
+}
+
 // saveUnsaved writes the held credential of key, if any; it must run under the
 // key's lock. An error means the credential is still only in memory.
 func (u *unsavedCredentials) save(ctx context.Context, s logical.Storage, key string) (*credential, error) {

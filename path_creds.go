@@ -119,8 +119,8 @@ func credPathNames(d *framework.FieldData) (chain, name string, err error) {
 	if err = validateClientToken(chain); err != nil {
 		return "", "", err
 	}
-	if len(name) > maxClientTokenLen || !clientTokenRe.MatchString(name) {
-		return "", "", fmt.Errorf("name %q is not valid: use 1 to %d letters, digits, '_', '-' or '.', starting and ending with a letter or digit", clip(name, 64), maxClientTokenLen)
+	if err = validateName("name", name); err != nil {
+		return "", "", err
 	}
 	return chain, name, nil
 }
@@ -180,7 +180,7 @@ func (b *backend) pathCredsWrite(ctx context.Context, req *logical.Request, d *f
 	var cred *credential
 	var warning string
 	grantErr := b.tokens.changeKey(key, func() error {
-		gctx, cancel := context.WithTimeout(ctx, 3*cfg.RequestTimeout)
+		gctx, cancel := context.WithTimeout(ctx, mintBudget(cfg.RequestTimeout))
 		defer cancel()
 		var t *upstream.Token
 		var err error
@@ -266,11 +266,9 @@ func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *fr
 		return errResp, err
 	}
 	key := credKey(chain, name)
-	cred := b.unsaved.get(key)
-	if cred == nil {
-		if cred, err = getCredential(ctx, req.Storage, key); err != nil {
-			return nil, err
-		}
+	cred, _, err := b.unsaved.current(ctx, req.Storage, key)
+	if err != nil {
+		return nil, err
 	}
 	if cred == nil {
 		return logical.ErrorResponse((&credNotFoundError{chain: chain, name: name}).Error()), nil
@@ -322,13 +320,9 @@ func (b *backend) pathCredsStatus(ctx context.Context, req *logical.Request, d *
 	if err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
-	key := credKey(chain, name)
-	cred, unsaved := b.unsaved.get(key), true
-	if cred == nil {
-		unsaved = false
-		if cred, err = getCredential(ctx, req.Storage, key); err != nil {
-			return nil, err
-		}
+	cred, unsaved, err := b.unsaved.current(ctx, req.Storage, credKey(chain, name))
+	if err != nil {
+		return nil, err
 	}
 	if cred == nil {
 		return nil, nil

@@ -22,15 +22,12 @@ type refreshSource struct {
 
 func (s *refreshSource) key() string { return credKey(s.chain, s.name) }
 
-func (s *refreshSource) budget() time.Duration { return 3 * s.timeout }
+func (s *refreshSource) budget() time.Duration { return mintBudget(s.timeout) }
 
 func (s *refreshSource) load(ctx context.Context) (*cachedToken, error) {
-	c := s.b.unsaved.get(s.key())
-	if c == nil {
-		var err error
-		if c, err = getCredential(ctx, s.storage, s.key()); err != nil {
-			return nil, err
-		}
+	c, _, err := s.b.unsaved.current(ctx, s.storage, s.key())
+	if err != nil {
+		return nil, err
 	}
 	if c == nil || c.State != credActive {
 		return nil, nil
