@@ -127,3 +127,11 @@ func (s *Server) IssuedCodes() []string {
 	defer s.mu.Unlock()
 	return slices.Clone(s.issuedCodes)
 }
+
+// IssuedSecrets lists every access token, refresh token and code issued: what
+// a test scans logs and outputs for.
+func (s *Server) IssuedSecrets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Concat(s.issuedAccess, s.issuedRefresh, s.issuedCodes)
+}
