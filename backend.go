@@ -7,13 +7,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
-
-	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
 )
 
 // Version is set at build time (-ldflags "-X main.version=...", copied here by
@@ -23,22 +20,39 @@ var Version = "v0.0.0-dev"
 // operationPrefix names the plugin in OpenAPI operation ids.
 const operationPrefix = "resamania"
 
+// The storage layout. Every prefix that holds a secret is seal-wrapped.
+const (
+	// configStoragePrefix holds one chainConfig per chain: config/<client_token>.
+	// It holds the client secret and the gateway key.
+	configStoragePrefix = "config/"
+	// tokenStoragePrefix holds the cached client_credentials token of each
+	// chain, cache/token/<client_token>, so a plugin reload or a Vault restart
+	// does not re-mint a token that is still good.
+	tokenStoragePrefix = "cache/token/"
+	// credsStoragePrefix holds one member credential per chain and name:
+	// creds/<client_token>/<name>. It holds refresh tokens.
+	credsStoragePrefix = "creds/"
+	// authStateStoragePrefix remembers the states auth-code-url issued, by
+	// their sha256: auth-state/<client_token>/<hex>. Not secret: hashes only.
+	authStateStoragePrefix = "auth-state/"
+)
+
 // backend is one mount of the plugin.
 type backend struct {
 	*framework.Backend
 
-	// clients caches one upstream client per chain, so connections are reused,
-	// with the fingerprint of the config it was built from: a reader holding an
-	// older config can never leave a stale client behind. Guarded by clientsMu;
-	// dropped on config change, Invalidate and Clean.
-	clientsMu sync.RWMutex
-	clients   map[string]cachedClient
+	// chains caches each chain's config and upstream client; its own locks.
+	chains *chainCache
 
-	// tokens is the token cache; it has its own locks.
+	// tokens is the token cache; its own locks.
 	tokens *tokenCache
 
-	// unsaved holds rotated refresh tokens that storage refused; its own lock.
-	unsaved unsavedCredentials
+	// creds owns members' credentials, in storage and held in memory; its own lock.
+	creds *credentialStore
+
+	// keepAliveScan finds the credentials due for a keep-alive refresh. Set
+	// once in newBackend.
+	keepAliveScan credentialScanner
 
 	// now is the clock, injectable by tests. Set once in newBackend.
 	now func() time.Time
@@ -55,15 +69,16 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 
 func newBackend(now func() time.Time) *backend {
 	b := &backend{
-		clients: make(map[string]cachedClient),
-		now:     now,
+		chains: newChainCache(now),
+		tokens: newTokenCache(now),
+		creds:  newCredentialStore(),
+		now:    now,
 	}
-	b.tokens = newTokenCache(now)
+	b.keepAliveScan = &fullScan{chains: b.chains}
 	b.Backend = &framework.Backend{
 		BackendType: logical.TypeLogical,
 		Help:        strings.TrimSpace(backendHelp),
 		PathsSpecial: &logical.Paths{
-			// Every prefix that holds a secret is seal-wrapped.
 			SealWrapStorage: []string{configStoragePrefix, tokenStoragePrefix, credsStoragePrefix},
 		},
 		Paths: framework.PathAppend(
@@ -81,13 +96,18 @@ func newBackend(now func() time.Time) *backend {
 	return b
 }
 
+// mintDeps is what the token sources and the sign-in get of this mount.
+func (b *backend) mintDeps(s logical.Storage) mintDeps {
+	return mintDeps{storage: s, chains: b.chains, now: b.now, log: b.Logger()}
+}
+
 // invalidate runs on nodes that did not make a storage change (standbys,
 // performance secondaries): forget what was cached from the changed key.
 func (b *backend) invalidate(_ context.Context, key string) {
 	switch {
 	case strings.HasPrefix(key, configStoragePrefix):
 		chain := strings.TrimPrefix(key, configStoragePrefix)
-		b.dropClient(chain)
+		b.chains.drop(chain)
 		b.tokens.forget(tokenStoragePrefix + chain)
 	case strings.HasPrefix(key, tokenStoragePrefix), strings.HasPrefix(key, credsStoragePrefix):
 		b.tokens.forget(key)
@@ -96,55 +116,8 @@ func (b *backend) invalidate(_ context.Context, key string) {
 
 // clean runs when the mount is unloaded.
 func (b *backend) clean(context.Context) {
-	b.clientsMu.Lock()
-	old := b.clients
-	b.clients = make(map[string]cachedClient)
-	b.clientsMu.Unlock()
-	for _, c := range old {
-		c.client.CloseIdleConnections()
-	}
+	b.chains.reset()
 	b.tokens.reset()
-}
-
-type cachedClient struct {
-	fingerprint [32]byte
-	client      *upstream.Client
-}
-
-// client returns the cached upstream client of a chain, building it from cfg on
-// a miss (read lock, miss, write lock, check again).
-func (b *backend) client(chain string, cfg *chainConfig) (*upstream.Client, error) {
-	fp := cfg.fingerprint()
-	b.clientsMu.RLock()
-	c, ok := b.clients[chain]
-	b.clientsMu.RUnlock()
-	if ok && c.fingerprint == fp {
-		return c.client, nil
-	}
-	b.clientsMu.Lock()
-	defer b.clientsMu.Unlock()
-	if c, ok = b.clients[chain]; ok && c.fingerprint == fp {
-		return c.client, nil
-	}
-	client, err := upstream.New(cfg.upstreamConfig(chain, b.now))
-	if err != nil {
-		return nil, fmt.Errorf("building the client of chain %q: %w", chain, err)
-	}
-	if ok {
-		c.client.CloseIdleConnections() // replaced: its config changed
-	}
-	b.clients[chain] = cachedClient{fingerprint: fp, client: client}
-	return client, nil
-}
-
-func (b *backend) dropClient(chain string) {
-	b.clientsMu.Lock()
-	c, ok := b.clients[chain]
-	delete(b.clients, chain)
-	b.clientsMu.Unlock()
-	if ok {
-		c.client.CloseIdleConnections()
-	}
 }
 
 const backendHelp = `

@@ -1,19 +1,17 @@
 package resamania
 
 import (
-	"bytes"
 	"context"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
 
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/testsupport"
 )
 
 // Sentinels: values that must never show up in a log, an error or a config read.
@@ -24,55 +22,15 @@ const (
 	testAPIKey   = "SENTINEL-gateway-key-91bc"
 )
 
-// testClock is the injectable clock shared by the backend and the fake server.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer collects the backend's log lines from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
 // testEnv is a backend on InmemStorage with a fake Resamania server, both on
 // one test clock, and the backend's trace-level log captured.
 type testEnv struct {
 	t       testing.TB
 	b       *backend
 	storage logical.Storage
-	clock   *testClock
+	clock   *testsupport.Clock
 	fake    *fakeresamania.Server
-	logs    *syncBuffer
+	logs    *testsupport.SyncBuffer
 }
 
 func getTestBackend(tb testing.TB) *testEnv {
@@ -81,13 +39,13 @@ func getTestBackend(tb testing.TB) *testEnv {
 
 func getTestBackendWith(tb testing.TB, opts fakeresamania.Options) *testEnv {
 	tb.Helper()
-	clock := newTestClock()
+	clock := testsupport.NewClock()
 	opts.Now = clock.Now
 	fake := fakeresamania.Start(opts)
 	tb.Cleanup(fake.Close)
 	fake.AddClient(fakeresamania.Client{ClientToken: testChain, ClientID: testClientID, ClientSecret: testSecret, ExpiresIn: 3600})
 
-	logs := &syncBuffer{}
+	logs := &testsupport.SyncBuffer{}
 	config := logical.TestBackendConfig()
 	config.StorageView = &logical.InmemStorage{}
 	config.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: logs})
@@ -155,15 +113,8 @@ func (e *testEnv) dumpStorage() map[string]string {
 // assertNoSecretLogged fails the test when any secret the test used or the
 // fake server issued appears in the backend's log.
 func (e *testEnv) assertNoSecretLogged() {
-	logs := e.logs.String()
-	secrets := append([]string{testSecret, testAPIKey}, e.fake.IssuedAccessTokens()...)
-	secrets = append(secrets, e.fake.IssuedRefreshTokens()...)
-	secrets = append(secrets, e.fake.IssuedCodes()...)
-	for _, s := range secrets {
-		if s != "" && strings.Contains(logs, s) {
-			e.t.Errorf("a secret appears in the backend's log: %.12s...", s)
-		}
-	}
+	secrets := append([]string{testSecret, testAPIKey}, e.fake.IssuedSecrets()...)
+	testsupport.AssertNoSecret(e.t, "the backend's log", e.logs.String(), secrets)
 }
 
 func TestFactoryBuildsBackend(t *testing.T) {

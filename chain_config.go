@@ -2,8 +2,6 @@ package resamania
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -14,10 +12,6 @@ import (
 
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
 )
-
-// configStoragePrefix holds one chainConfig per chain: config/<client_token>.
-// Seal-wrapped: it holds the client secret and the gateway key.
-const configStoragePrefix = "config/"
 
 const (
 	defaultRequestTimeout = 10 * time.Second
@@ -63,29 +57,6 @@ func getChainConfig(ctx context.Context, s logical.Storage, chain string) (*chai
 	return cfg, nil
 }
 
-// configuredChain reads a chain's config for a request that needs one: a
-// missing config is the caller's 400, naming the fix.
-func configuredChain(ctx context.Context, req *logical.Request, chain string) (*chainConfig, *logical.Response, error) {
-	cfg, err := getChainConfig(ctx, req.Storage, chain)
-	if err != nil || cfg != nil {
-		return cfg, nil, err
-	}
-	return nil, logical.ErrorResponse("chain %q is not configured: write its OAuth client to %sconfig/%s first", chain, req.MountPoint, chain), nil
-}
-
-// chainClient reads a chain's config and returns its upstream client; the
-// token sources call it under the key's lock, so it is read afresh each time.
-func (b *backend) chainClient(ctx context.Context, s logical.Storage, chain string) (*upstream.Client, error) {
-	cfg, err := getChainConfig(ctx, s, chain)
-	if err != nil {
-		return nil, err
-	}
-	if cfg == nil {
-		return nil, &chainNotFoundError{chain: chain}
-	}
-	return b.client(chain, cfg)
-}
-
 func putChainConfig(ctx context.Context, s logical.Storage, chain string, cfg *chainConfig) error {
 	entry, err := logical.StorageEntryJSON(configStoragePrefix+chain, cfg)
 	if err != nil {
@@ -95,13 +66,6 @@ func putChainConfig(ctx context.Context, s logical.Storage, chain string, cfg *c
 		return fmt.Errorf("storing the config of chain %q: %w", chain, err)
 	}
 	return nil
-}
-
-// fingerprint identifies the config's content, secrets included, without
-// holding them: it is only ever compared.
-func (c *chainConfig) fingerprint() [32]byte {
-	raw, _ := json.Marshal(c)
-	return sha256.Sum256(raw)
 }
 
 func (c *chainConfig) upstreamConfig(chain string, now func() time.Time) upstream.Config {
@@ -118,9 +82,6 @@ func (c *chainConfig) upstreamConfig(chain string, now func() time.Time) upstrea
 		Now:       now,
 	}
 }
-
-// mintBudget bounds one grant, retries included: three request timeouts.
-func mintBudget(requestTimeout time.Duration) time.Duration { return 3 * requestTimeout }
 
 // refreshTokenTTL is the refresh tokens' lifetime, defaulted for old configs.
 func (c *chainConfig) refreshTokenTTL() time.Duration {

@@ -3,16 +3,12 @@ package resamania
 import (
 	"context"
 	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
-)
 
-// credsStoragePrefix holds one member credential per chain and name:
-// creds/<client_token>/<name>. Seal-wrapped: it holds refresh tokens.
-const credsStoragePrefix = "creds/"
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
+)
 
 // credState says whether a credential can be refreshed.
 type credState string
@@ -45,12 +41,6 @@ type credential struct {
 
 func credKey(chain, name string) string { return credsStoragePrefix + chain + "/" + name }
 
-// splitCredKey is credKey's inverse.
-func splitCredKey(key string) (chain, name string, ok bool) {
-	chain, name, ok = strings.Cut(strings.TrimPrefix(key, credsStoragePrefix), "/")
-	return chain, name, ok && strings.HasPrefix(key, credsStoragePrefix)
-}
-
 func getCredential(ctx context.Context, s logical.Storage, key string) (*credential, error) {
 	entry, err := s.Get(ctx, key)
 	if err != nil {
@@ -81,65 +71,17 @@ func (c *credential) setState(state credState, reason string, now time.Time) {
 	c.State, c.StateReason, c.StateSince = state, reason, now
 }
 
-// unsavedCredentials holds credentials whose rotated refresh token could not be
-// written to storage: the new token exists nowhere else, so it is kept here and
-// written at the next chance, and the old one is never sent again.
-type unsavedCredentials struct {
-	mu    sync.Mutex
-	creds map[string]*credential // guarded by mu, by storage key
-}
-
-func (u *unsavedCredentials) put(key string, c *credential) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.creds == nil {
-		u.creds = make(map[string]*credential)
+// applyGrant puts a successful grant's tokens on c: a new refresh token, and
+// the access token when the answer had a usable one. Without a new refresh
+// token the old one stays valid (RFC 6749 6), and oauth2 hands it back.
+func (c *credential) applyGrant(t *upstream.Token, now time.Time) {
+	if t.RefreshToken != "" && t.RefreshToken != c.RefreshToken {
+		c.RefreshToken, c.RefreshTokenIssuedAt = t.RefreshToken, now
 	}
-	u.creds[key] = c
-}
-
-func (u *unsavedCredentials) get(key string) *credential {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.creds[key]
-}
-
-func (u *unsavedCredentials) drop(key string) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	delete(u.creds, key)
-}
-
-func (u *unsavedCredentials) keys() []string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	keys := make([]string, 0, len(u.creds))
-	for k := range u.creds {
-		keys = append(keys, k)
+	c.AccessToken = nil
+	if t.AccessToken != "" {
+		c.AccessToken = newCachedToken(t)
+		c.Scope = t.Scope
 	}
-	return keys
-}
-
-// current returns key's newest credential: the one held in memory if storage
-// refused it (held is then true), else the stored one.
-func (u *unsavedCredentials) current(ctx context.Context, s logical.Storage, key string) (c *credential, held bool, err error) {
-	if c = u.get(key); c != nil {
-		return c, true, nil
-	}
-	c, err = getCredential(ctx, s, key)
-	return c, false, err
-}
-
-// saveUnsaved writes the held credential of key, if any; it must run under the
-// key's lock. An error means the credential is still only in memory.
-func (u *unsavedCredentials) save(ctx context.Context, s logical.Storage, key string) (*credential, error) {
-	c := u.get(key)
-	if c == nil {
-		return nil, nil
-	}
-	if err := putCredential(ctx, s, key, c); err != nil {
-		return c, err
-	}
-	u.drop(key)
-	return c, nil
+	c.setState(credActive, "", now)
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -19,10 +18,8 @@ import (
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
 )
 
-// authStateStoragePrefix remembers the states auth-code-url issued, by their
-// sha256: auth-state/<client_token>/<hex>. They expire after authStateTTL.
-const authStateStoragePrefix = "auth-state/"
-
+// authStateTTL is how long an issued state is accepted; expireAuthStates
+// forgets the older ones.
 const authStateTTL = 10 * time.Minute
 
 // authState is an issued state. JSON tags are the storage format.
@@ -30,8 +27,6 @@ type authState struct {
 	RedirectURI string    `json:"redirect_uri"`
 	ExpiresAt   time.Time `json:"expires_at"`
 }
-
-var errBadState = errors.New("state")
 
 func pathAuthCodeURL(b *backend) []*framework.Path {
 	return []*framework.Path{{
@@ -88,10 +83,11 @@ func (b *backend) pathAuthCodeURLWrite(ctx context.Context, req *logical.Request
 			return logical.ErrorResponse("scope holds %q, which is not a valid OAuth scope token", clip(s, 64)), nil
 		}
 	}
-	cfg, errResp, err := configuredChain(ctx, req, chain)
-	if cfg == nil {
-		return errResp, err
+	ch, err := b.configuredChain(ctx, req, chain)
+	if err != nil {
+		return errorResponse(err)
 	}
+	cfg := ch.config
 	if state == "" {
 		buf := make([]byte, 32)
 		if _, err := rand.Read(buf); err != nil {
@@ -121,28 +117,58 @@ func authStateKey(chain, state string) string {
 
 // consumeAuthState accepts an issued, unexpired state once, for the
 // redirect_uri it was issued with.
-func (b *backend) consumeAuthState(ctx context.Context, s logical.Storage, chain, state, redirectURI string) error {
+func consumeAuthState(ctx context.Context, s logical.Storage, now time.Time, chain, state, redirectURI string) error {
 	key := authStateKey(chain, state)
-	entry, err := s.Get(ctx, key)
+	st, err := getAuthState(ctx, s, key)
 	if err != nil {
-		return fmt.Errorf("reading the state: %w", err)
+		return err
 	}
-	var st authState
-	if entry != nil {
-		if err := entry.DecodeJSON(&st); err != nil {
-			return fmt.Errorf("decoding the state: %w", err)
-		}
-	}
-	if entry == nil || b.now().After(st.ExpiresAt) {
-		return fmt.Errorf("%w is unknown, expired or already used: start the sign-in again with auth-code-url/%s", errBadState, chain)
+	if st == nil || now.After(st.ExpiresAt) {
+		return &authStateError{msg: fmt.Sprintf("state is unknown, expired or already used: start the sign-in again with auth-code-url/%s", chain)}
 	}
 	if redirectURI != "" && st.RedirectURI != redirectURI {
-		return fmt.Errorf("%w was issued for another redirect_uri", errBadState)
+		return &authStateError{msg: "state was issued for another redirect_uri"}
 	}
 	if err := s.Delete(ctx, key); err != nil {
 		return fmt.Errorf("consuming the state: %w", err)
 	}
 	return nil
+}
+
+func getAuthState(ctx context.Context, s logical.Storage, key string) (*authState, error) {
+	entry, err := s.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("reading the state: %w", err)
+	}
+	if entry == nil {
+		return nil, nil
+	}
+	st := new(authState)
+	if err := entry.DecodeJSON(st); err != nil {
+		return &authState{}, nil // unreadable: counts as expired
+	}
+	return st, nil
+}
+
+// expireAuthStates forgets the sign-in states that have expired: background
+// work, run by the periodic function.
+func expireAuthStates(ctx context.Context, s logical.Storage, now time.Time) {
+	chains, err := s.List(ctx, authStateStoragePrefix)
+	if err != nil {
+		return
+	}
+	for _, chain := range chains {
+		hashes, err := s.List(ctx, authStateStoragePrefix+chain)
+		if err != nil {
+			continue
+		}
+		for _, h := range hashes {
+			key := authStateStoragePrefix + chain + h
+			if st, err := getAuthState(ctx, s, key); err == nil && st != nil && now.After(st.ExpiresAt) {
+				_ = s.Delete(ctx, key)
+			}
+		}
+	}
 }
 
 // validateRedirectURI: an absolute URI without a fragment (RFC 6749 3.1.2);

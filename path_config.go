@@ -187,7 +187,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	var resp *logical.Response
-	err := b.tokens.changeKey(tokenStoragePrefix+chain, func() error {
+	err := b.changeChain(chain, func() error {
 		cfg, err := getChainConfig(ctx, req.Storage, chain)
 		if err != nil {
 			return err
@@ -204,13 +204,20 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 			return err
 		}
 		// The cached token was minted with the old client: it must not outlive it.
-		return deleteStoredToken(ctx, req.Storage, tokenStoragePrefix+chain)
+		return deleteStoredToken(ctx, req.Storage, chain)
 	})
-	b.dropClient(chain)
 	if err != nil {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// changeChain runs fn, a change of the chain's config, while neither a mint of
+// its token nor a lookup of its config runs, then drops what memory held.
+func (b *backend) changeChain(chain string, fn func() error) error {
+	return b.tokens.changeKey(tokenStoragePrefix+chain, func() error {
+		return b.chains.change(chain, fn)
+	})
 }
 
 // applyConfigFields copies the fields present in the request onto cfg, so an
@@ -243,14 +250,12 @@ func applyConfigFields(cfg *chainConfig, d *framework.FieldData) {
 
 func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	chain := d.Get("client_token").(string)
-	err := b.tokens.changeKey(tokenStoragePrefix+chain, func() error {
+	return nil, b.changeChain(chain, func() error {
 		if err := req.Storage.Delete(ctx, configStoragePrefix+chain); err != nil {
 			return fmt.Errorf("deleting the config of chain %q: %w", chain, err)
 		}
-		return deleteStoredToken(ctx, req.Storage, tokenStoragePrefix+chain)
+		return deleteStoredToken(ctx, req.Storage, chain)
 	})
-	b.dropClient(chain)
-	return nil, err
 }
 
 func (b *backend) pathConfigList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {

@@ -10,8 +10,6 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
-
-	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
 )
 
 func pathCreds(b *backend) []*framework.Path {
@@ -138,118 +136,60 @@ func (b *backend) pathCredsWrite(ctx context.Context, req *logical.Request, d *f
 	if err := rejectUnknownFields(req, d); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
-	code := strings.TrimSpace(d.Get("code").(string))
-	refreshToken := strings.TrimSpace(d.Get("refresh_token").(string))
-	redirectURI := strings.TrimSpace(d.Get("redirect_uri").(string))
-	state := d.Get("state").(string)
-	switch {
-	case code != "" && refreshToken != "":
-		return logical.ErrorResponse("give either code (with redirect_uri) or refresh_token, not both"), nil
-	case code == "" && refreshToken == "":
-		return logical.ErrorResponse("code (with redirect_uri) or refresh_token is required"), nil
-	case code != "" && redirectURI == "":
-		return logical.ErrorResponse("redirect_uri is required with code: the one the sign-in used"), nil
-	case len(code) > maxSecretLen || !printable(code):
-		return logical.ErrorResponse("code must be at most %d printable characters", maxSecretLen), nil
-	case len(refreshToken) > maxSecretLen || !printable(refreshToken):
-		return logical.ErrorResponse("refresh_token must be at most %d printable characters", maxSecretLen), nil
-	}
-	if code != "" {
-		if err := validateRedirectURI(redirectURI); err != nil {
-			return logical.ErrorResponse(err.Error()), nil
-		}
-	}
-	cfg, errResp, err := configuredChain(ctx, req, chain)
-	if cfg == nil {
-		return errResp, err
-	}
-	if state != "" {
-		if err := b.consumeAuthState(ctx, req.Storage, chain, state, redirectURI); err != nil {
-			if errors.Is(err, errBadState) {
-				return logical.ErrorResponse(err.Error()), nil
-			}
-			return nil, err
-		}
-	}
-	client, err := b.client(chain, cfg)
+	g, err := memberGrantFields(d)
 	if err != nil {
-		return nil, err
+		return logical.ErrorResponse(err.Error()), nil
 	}
-
+	ch, err := b.configuredChain(ctx, req, chain)
+	if err != nil {
+		return errorResponse(err)
+	}
+	if state := d.Get("state").(string); state != "" {
+		if err := consumeAuthState(ctx, req.Storage, b.now(), chain, state, g.redirectURI); err != nil {
+			return errorResponse(err)
+		}
+	}
 	key := credKey(chain, name)
 	var cred *credential
 	var warning string
-	grantErr := b.tokens.changeKey(key, func() error {
-		gctx, cancel := context.WithTimeout(ctx, mintBudget(cfg.RequestTimeout))
-		defer cancel()
-		var t *upstream.Token
-		var err error
-		if code != "" {
-			t, err = client.ExchangeCode(gctx, code, redirectURI)
-		} else {
-			t, err = client.Refresh(gctx, refreshToken)
-		}
-		now := b.now()
-		if rt := upstream.RotatedRefreshToken(err); err != nil && rt != "" {
-			// An unusable access token but a refresh token: keep the grant;
-			// the next read refreshes it.
-			warning = fmt.Sprintf("Resamania's answer had no usable access token (%v); the credential was stored and the next read refreshes it", err)
-			t, err = &upstream.Token{RefreshToken: rt}, nil
-		}
-		if err != nil {
-			return err
-		}
-		if t.RefreshToken == "" {
-			return errNoRefreshToken
-		}
-		cred = &credential{CreatedAt: now}
-		applyGrant(cred, t, now)
-		b.unsaved.drop(key)
-		if err := putCredential(ctx, req.Storage, key, cred); err != nil {
-			b.unsaved.put(key, cred)
-			return &storageFailedError{key: key, err: err}
-		}
-		return nil
+	err = b.tokens.changeKey(key, func() (err error) {
+		cred, warning, err = signInMember(ctx, b.mintDeps(req.Storage), b.creds, ch, key, g)
+		return err
 	})
-	if grantErr != nil {
-		return grantErrorResponse(chain, code != "", grantErr)
+	if err != nil {
+		return errorResponse(err)
 	}
-	b.Logger().Info("stored a member credential", "credential", key, "from", map[bool]string{true: "authorization_code", false: "refresh_token"}[code != ""])
-	resp := &logical.Response{Data: credStatus(cred, cfg, false)}
+	b.Logger().Info("stored a member credential", "credential", key, "from", map[bool]string{true: "authorization_code", false: "refresh_token"}[g.fromCode()])
+	resp := &logical.Response{Data: credStatus(cred, ch.config, false)}
 	if warning != "" {
 		resp.AddWarning(warning)
 	}
 	return resp, nil
 }
 
-var errNoRefreshToken = errors.New("Resamania issued no refresh token, so the credential could not be kept alive; check that the OAuth client may use the refresh_token grant")
-
-// grantErrorResponse explains a failed code exchange or import.
-func grantErrorResponse(chain string, fromCode bool, err error) (*logical.Response, error) {
-	what, fix := "refresh token", "get a new refresh token (sign the member in again)"
-	grant := "refresh_token"
-	if fromCode {
-		what, fix, grant = "authorization code", "the member must sign in again (auth-code-url/"+chain+")", "authorization_code"
+// memberGrantFields reads and checks a credential write's code or refresh token.
+func memberGrantFields(d *framework.FieldData) (memberGrant, error) {
+	g := memberGrant{
+		code:         strings.TrimSpace(d.Get("code").(string)),
+		redirectURI:  strings.TrimSpace(d.Get("redirect_uri").(string)),
+		refreshToken: strings.TrimSpace(d.Get("refresh_token").(string)),
 	}
-	var sf *storageFailedError
 	switch {
-	case upstream.IsRejected(err, "invalid_grant"):
-		return logical.ErrorResponse("the %s is invalid, expired or already used: %s", what, fix), nil
-	case upstream.IsRejected(err, "redirect_uri_mismatch"):
-		return logical.ErrorResponse("redirect_uri differs from the one the sign-in used (Resamania answered redirect_uri_mismatch)"), nil
-	case errors.Is(err, errNoRefreshToken):
-		return nil, logical.CodedError(http.StatusBadGateway, err.Error())
-	case errors.As(err, &sf):
-		return nil, sf
-	case upstream.MaySpendGrant(err):
-		return nil, logical.CodedError(http.StatusBadGateway, fmt.Sprintf("chain %q: the %s reached Resamania but its answer was lost (%v), so the %s may be spent: %s", chain, grant, err, what, fix))
+	case g.code != "" && g.refreshToken != "":
+		return g, errors.New("give either code (with redirect_uri) or refresh_token, not both")
+	case g.code == "" && g.refreshToken == "":
+		return g, errors.New("code (with redirect_uri) or refresh_token is required")
+	case g.code != "" && g.redirectURI == "":
+		return g, errors.New("redirect_uri is required with code: the one the sign-in used")
+	case len(g.code) > maxSecretLen || !printable(g.code):
+		return g, fmt.Errorf("code must be at most %d printable characters", maxSecretLen)
+	case len(g.refreshToken) > maxSecretLen || !printable(g.refreshToken):
+		return g, fmt.Errorf("refresh_token must be at most %d printable characters", maxSecretLen)
 	}
-	up := &upstreamError{chain: chain, grant: grant, err: err}
-	var ue *upstream.Error
-	if !errors.As(err, &ue) {
-		return nil, err
+	if g.code != "" {
+		return g, validateRedirectURI(g.redirectURI)
 	}
-	return nil, logical.CodedError(up.httpStatus(), up.Error())
+	return g, nil
 }
 
 func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -261,31 +201,16 @@ func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *fr
 	if errResp != nil {
 		return errResp, nil
 	}
-	cfg, errResp, err := configuredChain(ctx, req, chain)
-	if cfg == nil {
-		return errResp, err
-	}
-	key := credKey(chain, name)
-	cred, _, err := b.unsaved.current(ctx, req.Storage, key)
+	ch, err := b.configuredChain(ctx, req, chain)
 	if err != nil {
-		return nil, err
+		return errorResponse(err)
 	}
-	if cred == nil {
-		return logical.ErrorResponse((&credNotFoundError{chain: chain, name: name}).Error()), nil
-	}
-	if cred.State != credActive {
-		return logical.ErrorResponse((&credStateError{chain: chain, name: name, state: cred.State, reason: cred.StateReason, since: cred.StateSince}).Error()), nil
-	}
-	src := &refreshSource{b: b, chain: chain, name: name, storage: req.Storage, timeout: cfg.RequestTimeout}
-	tok, warning, err := b.tokens.get(ctx, key, src, minLeft)
+	src := &refreshSource{mintDeps: b.mintDeps(req.Storage), creds: b.creds, chain: chain, name: name, timeout: ch.config.RequestTimeout}
+	tok, warning, err := b.tokens.get(ctx, src.key(), src, minLeft)
 	if err != nil {
-		return tokenErrorResponse(err)
+		return errorResponse(err)
 	}
-	resp := b.tokenResponse(tok, cfg.NoLease, map[string]any{"client_token": chain, "name": name})
-	if warning != "" {
-		resp.AddWarning(warning)
-	}
-	return resp, nil
+	return b.tokenResponse(tok, ch.config.NoLease, warning, map[string]any{"client_token": chain, "name": name}), nil
 }
 
 func (b *backend) pathCredsDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -295,11 +220,7 @@ func (b *backend) pathCredsDelete(ctx context.Context, req *logical.Request, d *
 	}
 	key := credKey(chain, name)
 	return nil, b.tokens.changeKey(key, func() error {
-		b.unsaved.drop(key)
-		if err := req.Storage.Delete(ctx, key); err != nil {
-			return fmt.Errorf("deleting credential %q: %w", key, err)
-		}
-		return nil
+		return b.creds.delete(ctx, req.Storage, key)
 	})
 }
 
@@ -320,7 +241,7 @@ func (b *backend) pathCredsStatus(ctx context.Context, req *logical.Request, d *
 	if err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
-	cred, unsaved, err := b.unsaved.current(ctx, req.Storage, credKey(chain, name))
+	cred, unsaved, err := b.creds.current(ctx, req.Storage, credKey(chain, name))
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,6 @@
 package resamania
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -44,21 +42,11 @@ func (e *testEnv) signIn(t *testing.T) *logical.Response {
 	require.False(t, resp.IsError(), "%v", resp)
 	loginURL, state := resp.Data["url"].(string), resp.Data["state"].(string)
 
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if pem := e.fake.CACertPEM(); pem != "" {
-		pool := x509.NewCertPool()
-		require.True(t, pool.AppendCertsFromPEM([]byte(pem)))
-		noRedirect.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
-	}
-	login, err := noRedirect.Get(loginURL + "&username=" + testMember + "&password=SENTINEL-member-password")
+	code, backState, err := e.fake.SignInAsMember(loginURL, testMember, "SENTINEL-member-password")
 	require.NoError(t, err)
-	login.Body.Close()
-	require.Equal(t, http.StatusFound, login.StatusCode)
-	back, err := url.Parse(login.Header.Get("Location"))
-	require.NoError(t, err)
-	require.Equal(t, state, back.Query().Get("state"))
+	require.Equal(t, state, backState)
 
-	resp, err = e.request(logical.CreateOperation, credPath, map[string]any{"code": back.Query().Get("code"), "redirect_uri": testRedirect, "state": state})
+	resp, err = e.request(logical.CreateOperation, credPath, map[string]any{"code": code, "redirect_uri": testRedirect, "state": state})
 	require.NoError(t, err)
 	require.False(t, resp.IsError(), "%v", resp)
 	return resp

@@ -2,15 +2,11 @@ package resamania
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 )
-
-const maxMinimumSeconds = 86400
 
 func pathToken(b *backend) []*framework.Path {
 	return []*framework.Path{{
@@ -49,16 +45,6 @@ func pathToken(b *backend) []*framework.Path {
 	}}
 }
 
-func tokenResponseFields() map[string]*framework.FieldSchema {
-	return map[string]*framework.FieldSchema{
-		"access_token": {Type: framework.TypeString, Description: "The access token, for an Authorization: Bearer header.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
-		"token_type":   {Type: framework.TypeString, Description: "Always Bearer."},
-		"expires_at":   {Type: framework.TypeString, Description: "When the token expires (RFC 3339, UTC)."},
-		"expires_in":   {Type: framework.TypeInt, Description: "Whole seconds the token has left."},
-		"scope":        {Type: framework.TypeString, Description: "Scopes granted, space-separated; empty when Resamania said none."},
-	}
-}
-
 func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	chain := d.Get("client_token").(string)
 	if err := validateClientToken(chain); err != nil {
@@ -68,72 +54,16 @@ func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *fr
 	if errResp != nil {
 		return errResp, nil
 	}
-	cfg, errResp, err := configuredChain(ctx, req, chain)
-	if cfg == nil {
-		return errResp, err
+	ch, err := b.configuredChain(ctx, req, chain)
+	if err != nil {
+		return errorResponse(err)
 	}
-	src := &clientCredentialsSource{b: b, chain: chain, storage: req.Storage, timeout: cfg.RequestTimeout}
+	src := &clientCredentialsSource{mintDeps: b.mintDeps(req.Storage), chain: chain, timeout: ch.config.RequestTimeout}
 	tok, warning, err := b.tokens.get(ctx, src.key(), src, minLeft)
 	if err != nil {
-		return tokenErrorResponse(err)
+		return errorResponse(err)
 	}
-	resp := b.tokenResponse(tok, cfg.NoLease, map[string]any{"client_token": chain})
-	if warning != "" {
-		resp.AddWarning(warning)
-	}
-	return resp, nil
-}
-
-// minimumSeconds reads the optional minimum_seconds of a token read.
-func minimumSeconds(d *framework.FieldData) (time.Duration, *logical.Response) {
-	n := d.Get("minimum_seconds").(int)
-	if n < 0 || n > maxMinimumSeconds {
-		return 0, logical.ErrorResponse("minimum_seconds must be between 0 and %d", maxMinimumSeconds)
-	}
-	return time.Duration(n) * time.Second, nil
-}
-
-// tokenResponse shapes a token read: with a lease that ends before the token
-// does, or, for no_lease, the same data alone.
-func (b *backend) tokenResponse(tok *cachedToken, noLease bool, internal map[string]any) *logical.Response {
-	now := b.now()
-	data := map[string]any{
-		"access_token": tok.AccessToken,
-		"token_type":   tok.TokenType,
-		"expires_at":   tok.ExpiresAt.UTC().Format(time.RFC3339),
-		"expires_in":   int64(tok.ExpiresAt.Sub(now) / time.Second),
-		"scope":        tok.Scope,
-	}
-	if noLease {
-		return &logical.Response{Data: data}
-	}
-	resp := b.Secret(secretAccessTokenType).Response(data, internal)
-	ttl := leaseTTL(tok, now)
-	resp.Secret.TTL = ttl
-	resp.Secret.MaxTTL = ttl
-	resp.Secret.Renewable = false
-	return resp
-}
-
-// tokenErrorResponse maps a failed token read to what the reader gets:
-// a 400 for what the reader can fix, a coded 502/503 for Resamania's faults.
-func tokenErrorResponse(err error) (*logical.Response, error) {
-	var tooShort *errTooShort
-	var notFound *chainNotFoundError
-	var credMissing *credNotFoundError
-	var credState *credStateError
-	var up *upstreamError
-	switch {
-	case errors.As(err, &credState) && credState.justLost:
-		// The refresh that just failed was Resamania's fault, not the reader's.
-		return nil, logical.CodedError(http.StatusBadGateway, err.Error())
-	case errors.As(err, &tooShort), errors.As(err, &notFound), errors.As(err, &credMissing), errors.As(err, &credState):
-		return logical.ErrorResponse(err.Error()), nil
-	case errors.As(err, &up):
-		return nil, logical.CodedError(up.httpStatus(), up.Error())
-	default:
-		return nil, err
-	}
+	return b.tokenResponse(tok, ch.config.NoLease, warning, map[string]any{"client_token": chain}), nil
 }
 
 const pathTokenHelpSyn = `Get an access token for a club chain.`

@@ -2,10 +2,7 @@ package resamania
 
 import (
 	"context"
-	"fmt"
 	"time"
-
-	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
 )
@@ -14,9 +11,9 @@ import (
 // Refresh tokens are single use: each refresh's new one is stored before
 // anything else is done with the answer.
 type refreshSource struct {
-	b           *backend
+	mintDeps
+	creds       *credentialStore
 	chain, name string
-	storage     logical.Storage
 	timeout     time.Duration // the chain's request_timeout when the read began
 }
 
@@ -25,7 +22,7 @@ func (s *refreshSource) key() string { return credKey(s.chain, s.name) }
 func (s *refreshSource) budget() time.Duration { return mintBudget(s.timeout) }
 
 func (s *refreshSource) load(ctx context.Context) (*cachedToken, error) {
-	c, _, err := s.b.unsaved.current(ctx, s.storage, s.key())
+	c, _, err := s.creds.current(ctx, s.storage, s.key())
 	if err != nil {
 		return nil, err
 	}
@@ -39,13 +36,12 @@ func (s *refreshSource) load(ctx context.Context) (*cachedToken, error) {
 // refreshes can never send the same refresh token.
 func (s *refreshSource) mint(ctx context.Context) (*cachedToken, error) {
 	key := s.key()
-	held, err := s.b.unsaved.save(ctx, s.storage, key)
+	c, err := s.creds.saveHeld(ctx, s.storage, key)
 	if err != nil {
 		// Sending the held token's predecessor would spend a dead token, and
 		// the held one cannot be trusted to survive a crash: do neither.
-		return nil, &storageFailedError{key: key, err: err}
+		return nil, err
 	}
-	c := held
 	if c == nil {
 		if c, err = getCredential(ctx, s.storage, key); err != nil {
 			return nil, err
@@ -57,40 +53,37 @@ func (s *refreshSource) mint(ctx context.Context) (*cachedToken, error) {
 	if c.State != credActive {
 		return nil, &credStateError{chain: s.chain, name: s.name, state: c.State, reason: c.StateReason, since: c.StateSince}
 	}
-	client, err := s.b.chainClient(ctx, s.storage, s.chain)
+	ch, err := s.chains.get(ctx, s.storage, s.chain)
 	if err != nil {
 		return nil, err
 	}
-	t, err := client.Refresh(ctx, c.RefreshToken)
-	now := s.b.now()
+	t, err := ch.client.Refresh(ctx, c.RefreshToken)
+	now := s.now()
 	if err != nil {
-		return nil, s.refreshFailed(ctx, c, err, now)
+		return nil, s.refreshFailed(ctx, c, t, err, now)
 	}
-	applyGrant(c, t, now)
 	c.LastRefreshedAt = now
 	c.Refreshes++
-	if err := putCredential(ctx, s.storage, key, c); err != nil {
-		s.b.unsaved.put(key, c)
-		s.b.Logger().Error("a rotated refresh token could not be stored; holding it in memory", "credential", key, "error", err)
-		return nil, &storageFailedError{key: key, err: err}
+	if err := s.creds.storeGrant(ctx, s.storage, key, c, t, now); err != nil {
+		s.log.Error("a rotated refresh token could not be stored; holding it in memory", "credential", key, "error", err)
+		return nil, err
 	}
-	s.b.Logger().Debug("refreshed a credential", "credential", key, "expires_at", c.AccessToken.ExpiresAt.UTC())
+	s.log.Debug("refreshed a credential", "credential", key, "expires_at", c.AccessToken.ExpiresAt.UTC())
 	return c.AccessToken, nil
 }
 
 // refreshFailed records what a failed refresh means for the credential.
-func (s *refreshSource) refreshFailed(ctx context.Context, c *credential, err error, now time.Time) error {
+// rotated is the refresh token an unusable answer still carried, if any.
+func (s *refreshSource) refreshFailed(ctx context.Context, c *credential, rotated *upstream.Token, err error, now time.Time) error {
 	key := s.key()
-	if rt := upstream.RotatedRefreshToken(err); rt != "" && rt != c.RefreshToken {
-		// The answer was unusable but carried the rotated refresh token: keep
-		// it, so the next read can refresh with it.
-		c.RefreshToken, c.RefreshTokenIssuedAt, c.AccessToken = rt, now, nil
-		if perr := putCredential(ctx, s.storage, key, c); perr != nil {
-			s.b.unsaved.put(key, c)
-			return &storageFailedError{key: key, err: perr}
+	failed := &upstreamError{chain: s.chain, grant: "refresh_token", err: err}
+	if rotated != nil && rotated.RefreshToken != c.RefreshToken {
+		// Keep the new refresh token, so the next read can refresh with it.
+		if serr := s.creds.storeGrant(ctx, s.storage, key, c, rotated, now); serr != nil {
+			return serr
 		}
-		s.b.Logger().Warn("refresh answer unusable; kept its new refresh token", "credential", key, "error", err)
-		return &upstreamError{chain: s.chain, grant: "refresh_token", err: err}
+		s.log.Warn("refresh answer unusable; kept its new refresh token", "credential", key, "error", err)
+		return failed
 	}
 	var state credState
 	switch {
@@ -101,69 +94,18 @@ func (s *refreshSource) refreshFailed(ctx context.Context, c *credential, err er
 	default:
 		// Not sent, or refused before the grant was looked at: the refresh
 		// token is untouched and the next read may try again.
-		s.b.Logger().Warn("refresh failed", "credential", key, "error", err)
-		return &upstreamError{chain: s.chain, grant: "refresh_token", err: err}
+		s.log.Warn("refresh failed", "credential", key, "error", err)
+		return failed
 	}
 	c.setState(state, err.Error(), now)
-	s.b.Logger().Warn("credential needs attention", "credential", key, "state", state, "error", err)
+	s.log.Warn("credential needs attention", "credential", key, "state", state, "error", err)
 	if perr := putCredential(ctx, s.storage, key, c); perr != nil {
-		s.b.Logger().Error("could not record the credential's state", "credential", key, "error", perr)
+		s.log.Error("could not record the credential's state", "credential", key, "error", perr)
 	}
-	return &credStateError{chain: s.chain, name: s.name, state: state, reason: c.StateReason, since: now, justLost: state == credUncertain}
-}
-
-// applyGrant puts a successful grant's tokens on c. Without a new refresh
-// token the old one stays valid (RFC 6749 6), and oauth2 hands it back.
-func applyGrant(c *credential, t *upstream.Token, now time.Time) {
-	if t.RefreshToken != c.RefreshToken {
-		c.RefreshToken, c.RefreshTokenIssuedAt = t.RefreshToken, now
+	blocked := &credStateError{chain: s.chain, name: s.name, state: state, reason: c.StateReason, since: now}
+	if state == credUncertain {
+		// This very read's refresh was lost in transit: Resamania's fault.
+		return &answerLostError{msg: blocked.Error(), err: failed}
 	}
-	c.AccessToken = nil
-	if t.AccessToken != "" {
-		c.AccessToken = &cachedToken{AccessToken: t.AccessToken, TokenType: t.TokenType, Scope: t.Scope, IssuedAt: t.IssuedAt, ExpiresAt: t.ExpiresAt}
-		c.Scope = t.Scope
-	}
-	c.setState(credActive, "", now)
-}
-
-type credNotFoundError struct{ chain, name string }
-
-func (e *credNotFoundError) Error() string {
-	return fmt.Sprintf("no credential %q for chain %q: sign the member in (auth-code-url/%s, then write creds/%s/%s with the code) or import a refresh token", e.name, e.chain, e.chain, e.chain, e.name)
-}
-
-// credStateError: the credential cannot be refreshed until someone acts.
-type credStateError struct {
-	chain, name string
-	state       credState
-	reason      string
-	since       time.Time
-	// justLost: this very read's refresh was lost in transit (a 502), as
-	// opposed to a later read finding the credential already uncertain (a 400).
-	justLost bool
-}
-
-func (e *credStateError) noFallback() {}
-
-func (e *credStateError) Error() string {
-	what := "Resamania refused its refresh token"
-	if e.state == credUncertain {
-		what = "the answer to its last refresh was lost after the request reached Resamania, so its refresh token may have been replaced"
-	}
-	return fmt.Sprintf("credential %q of chain %q needs the member to sign in again: %s (%s, since %s); write creds/%s/%s with a new code or refresh_token",
-		e.name, e.chain, what, e.reason, e.since.UTC().Format(time.RFC3339), e.chain, e.name)
-}
-
-// storageFailedError: a rotated refresh token is held in memory only.
-type storageFailedError struct {
-	key string
-	err error
-}
-
-func (e *storageFailedError) noFallback() {}
-
-func (e *storageFailedError) Unwrap() error { return e.err }
-
-func (e *storageFailedError) Error() string {
-	return fmt.Sprintf("credential %q was refreshed but could not be stored; the new refresh token is held in memory and will be stored at the next read: %v", e.key, e.err)
+	return blocked
 }

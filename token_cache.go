@@ -2,7 +2,6 @@ package resamania
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -11,27 +10,6 @@ import (
 // failureCooldown: after a failed mint, readers are served the still-valid
 // cached token at once for this long, instead of each waiting on Resamania.
 const failureCooldown = 5 * time.Second
-
-// cachedToken is an access token as the cache, storage and responses see it.
-// JSON tags are the storage format.
-type cachedToken struct {
-	AccessToken string    `json:"access_token"`
-	TokenType   string    `json:"token_type"`
-	Scope       string    `json:"scope,omitempty"`
-	IssuedAt    time.Time `json:"issued_at"`
-	ExpiresAt   time.Time `json:"expires_at"`
-}
-
-// tokenSource is how one key gets its tokens. The cache does the locking,
-// sharing and expiry maths; a source only loads what storage holds and mints
-// (and persists) a new token. Both run under the key's lock, so a source reads
-// its config itself, after any change to it has finished.
-type tokenSource interface {
-	load(ctx context.Context) (*cachedToken, error)
-	mint(ctx context.Context) (*cachedToken, error)
-	// budget bounds one load-and-mint, retries included.
-	budget() time.Duration
-}
 
 // tokenCache holds one token per key and answers "a token with at least N
 // seconds left": from memory, else from storage, else minted, with exactly one
@@ -65,15 +43,6 @@ type flight struct {
 	token  *cachedToken // set before done is closed, nil on error
 	minted bool         // the token is new, not loaded from storage
 	err    error
-}
-
-// errTooShort: no token of this key can satisfy the reader's minimum.
-type errTooShort struct {
-	lifetime, minLeft time.Duration
-}
-
-func (e *errTooShort) Error() string {
-	return fmt.Sprintf("Resamania's tokens live %s, so minimum_seconds=%d cannot be met", e.lifetime, int(e.minLeft.Seconds()))
 }
 
 func newTokenCache(now func() time.Time) *tokenCache {
@@ -160,6 +129,9 @@ func (c *tokenCache) fly(reqCtx context.Context, e *cacheEntry, f *flight, src t
 	if gen == e.gen {
 		if tok != nil {
 			e.token, e.loaded = tok, true
+		}
+		if keyBlocked(err) {
+			e.token = nil // no token of the key may be served until its source changes
 		}
 		if err != nil {
 			e.failure, e.failedAt = err, c.now()
@@ -268,15 +240,6 @@ func (c *tokenCache) reset() {
 		e.gen++
 		e.token, e.loaded, e.failure = nil, false, nil
 	}
-}
-
-// noFallback marks an error after which no cached token may be served, such
-// as a credential that needs the member to sign in again.
-type noFallback interface{ noFallback() }
-
-func allowsFallback(err error) bool {
-	var nf noFallback
-	return !errors.As(err, &nf)
 }
 
 func staleWarning(err error, t *cachedToken) string {

@@ -1,6 +1,24 @@
 package resamania
 
-import "time"
+import (
+	"time"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
+)
+
+// cachedToken is an access token as the cache, storage and responses see it.
+// JSON tags are the storage format.
+type cachedToken struct {
+	AccessToken string    `json:"access_token"`
+	TokenType   string    `json:"token_type"`
+	Scope       string    `json:"scope,omitempty"`
+	IssuedAt    time.Time `json:"issued_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+func newCachedToken(t *upstream.Token) *cachedToken {
+	return &cachedToken{AccessToken: t.AccessToken, TokenType: t.TokenType, Scope: t.Scope, IssuedAt: t.IssuedAt, ExpiresAt: t.ExpiresAt}
+}
 
 // The lease and refresh maths, in one place. For a token that lives T:
 //   - its lease ends a safety margin before it expires: T/10, 1s to 60s,

@@ -100,7 +100,8 @@ func (c *Client) ClientCredentials(ctx context.Context) (*Token, error) {
 }
 
 // ExchangeCode trades a one-time authorization code for tokens. Retried only
-// when the request provably never left this process.
+// when the request provably never left this process. Like Refresh, it may
+// return a Token beside an error: see Refresh.
 func (c *Client) ExchangeCode(ctx context.Context, code, redirectURI string) (*Token, error) {
 	conf := oauth2.Config{ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret, Endpoint: c.endpoint(), RedirectURL: redirectURI}
 	return c.do(ctx, false, func(ctx context.Context) (*oauth2.Token, error) {
@@ -111,6 +112,10 @@ func (c *Client) ExchangeCode(ctx context.Context, code, redirectURI string) (*T
 // Refresh spends a single-use refresh token. Retried only when the request
 // provably never left this process. When the server issues no new refresh
 // token, the returned one is the same (RFC 6749 6: the old one stays valid).
+//
+// When the answer's access token is unusable but it carries a refresh token,
+// the error comes with a Token that holds only that refresh token: the server
+// has rotated, and it is the only copy.
 func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Token, error) {
 	conf := oauth2.Config{ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret, Endpoint: c.endpoint()}
 	return c.do(ctx, false, func(ctx context.Context) (*oauth2.Token, error) {
@@ -120,7 +125,8 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Token, erro
 
 // do runs fetch with bounded retries. retrySent says whether a request that may
 // have reached the server can be repeated; secrets are scrubbed from any text
-// the server sent back.
+// the server sent back. A failed answer's rotated refresh token comes back as
+// a Token beside the error.
 func (c *Client) do(ctx context.Context, retrySent bool, fetch func(context.Context) (*oauth2.Token, error), secrets ...string) (*Token, error) {
 	scrub := newScrubber(append(secrets, c.cfg.ClientSecret, c.cfg.APIKey)...)
 	var prev *Error
@@ -128,6 +134,12 @@ func (c *Client) do(ctx context.Context, retrySent bool, fetch func(context.Cont
 		tok, err := c.attemptOnce(ctx, fetch, scrub)
 		if err == nil {
 			return tok, nil
+		}
+		if tok != nil {
+			// The server answered and rotated: never retried, the new
+			// refresh token goes to the caller.
+			err.Attempts = n
+			return tok, err
 		}
 		if prev != nil && err.Kind == KindTransient && ctx.Err() != nil {
 			// The overall deadline cut this attempt short: the previous
@@ -153,6 +165,8 @@ func (c *Client) do(ctx context.Context, retrySent bool, fetch func(context.Cont
 	}
 }
 
+// attemptOnce sends one request. On a failure it returns a Token only to carry
+// the refresh token of an answer that was otherwise unusable.
 func (c *Client) attemptOnce(ctx context.Context, fetch func(context.Context) (*oauth2.Token, error), scrub scrubber) (*Token, *Error) {
 	a := &attempt{}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
@@ -167,17 +181,24 @@ func (c *Client) attemptOnce(ctx context.Context, fetch func(context.Context) (*
 			// The server has answered, so it may have rotated: the new
 			// refresh token must reach the caller even though the access
 			// token is unusable.
-			perr.NewRefreshToken = tok.RefreshToken
-			return nil, perr
+			return rotated(tok.RefreshToken), perr
 		}
 		return t, nil
 	}
 	e := classify(err, a, actx, ctx, c.cfg.AttemptTimeout)
 	e.Code, e.Description, e.Detail = scrub.clean(e.Code), scrub.clean(e.Description), scrub.clean(e.Detail)
 	if e.Kind == KindProtocol {
-		e.NewRefreshToken = refreshTokenIn(a.body, a.contentType)
+		return rotated(refreshTokenIn(a.body, a.contentType)), e
 	}
 	return nil, e
+}
+
+// rotated is the Token that carries a failed answer's refresh token, or nil.
+func rotated(refreshToken string) *Token {
+	if refreshToken == "" {
+		return nil
+	}
+	return &Token{RefreshToken: refreshToken}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -39,19 +39,6 @@ type Error struct {
 	Sent       bool
 	RetryAfter time.Duration // from a Retry-After header, when sent
 	Attempts   int
-	// NewRefreshToken is the refresh token of an answer whose access token was
-	// unusable: the server rotated, and this is the only copy. Never printed.
-	NewRefreshToken string
-}
-
-// RotatedRefreshToken returns the refresh token a failed grant's answer still
-// carried, if any.
-func RotatedRefreshToken(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.NewRefreshToken
-	}
-	return ""
 }
 
 func (e *Error) Error() string {

@@ -1,0 +1,131 @@
+package resamania
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/helper/locksutil"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
+)
+
+// chain is a configured club chain as a read uses it: its config and the
+// upstream client built from it. Both are shared: never modify them.
+type chain struct {
+	name   string
+	config *chainConfig
+	client *upstream.Client
+}
+
+// chainLookup finds a configured chain; a chainNotFoundError when it is not.
+type chainLookup interface {
+	get(ctx context.Context, s logical.Storage, name string) (*chain, error)
+}
+
+// chainCache holds each chain's config and client in memory, so a read that
+// the token cache answers touches no storage, and connections are reused.
+// A chain is dropped when its config changes here (change), on another node
+// (Invalidate), and when the mount is unloaded.
+type chainCache struct {
+	now func() time.Time // the clients' clock; set once
+
+	// locks serialise, per chain, a lookup's storage read with a config
+	// change, so a lookup can never cache a config that a change replaced.
+	locks []*locksutil.LockEntry
+
+	mu     sync.RWMutex
+	chains map[string]*chain // guarded by mu
+}
+
+func newChainCache(now func() time.Time) *chainCache {
+	return &chainCache{now: now, locks: locksutil.CreateLocks(), chains: make(map[string]*chain)}
+}
+
+func (c *chainCache) cached(name string) *chain {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.chains[name]
+}
+
+// get returns the chain from memory, else reads its config and builds its client.
+func (c *chainCache) get(ctx context.Context, s logical.Storage, name string) (*chain, error) {
+	if ch := c.cached(name); ch != nil {
+		return ch, nil
+	}
+	lock := locksutil.LockForKey(c.locks, name)
+	lock.Lock()
+	defer lock.Unlock()
+	if ch := c.cached(name); ch != nil {
+		return ch, nil
+	}
+	cfg, err := getChainConfig(ctx, s, name)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return nil, &chainNotFoundError{chain: name}
+	}
+	client, err := upstream.New(cfg.upstreamConfig(name, c.now))
+	if err != nil {
+		return nil, fmt.Errorf("building the client of chain %q: %w", name, err)
+	}
+	ch := &chain{name: name, config: cfg, client: client}
+	c.mu.Lock()
+	c.chains[name] = ch
+	c.mu.Unlock()
+	return ch, nil
+}
+
+// configuredChain looks up the chain a request names; when it is missing, the
+// error names the config path to write on the request's mount.
+func (b *backend) configuredChain(ctx context.Context, req *logical.Request, name string) (*chain, error) {
+	ch, err := b.chains.get(ctx, req.Storage, name)
+	var missing *chainNotFoundError
+	if errors.As(err, &missing) {
+		missing.mount = req.MountPoint
+	}
+	return ch, err
+}
+
+// change runs fn, a write or delete of the chain's config, while no lookup of
+// the chain reads storage, then forgets the chain.
+func (c *chainCache) change(name string, fn func() error) error {
+	lock := locksutil.LockForKey(c.locks, name)
+	lock.Lock()
+	defer lock.Unlock()
+	defer c.forget(name)
+	return fn()
+}
+
+// drop forgets a chain whose config another node changed.
+func (c *chainCache) drop(name string) {
+	lock := locksutil.LockForKey(c.locks, name)
+	lock.Lock()
+	defer lock.Unlock()
+	c.forget(name)
+}
+
+func (c *chainCache) forget(name string) {
+	c.mu.Lock()
+	ch := c.chains[name]
+	delete(c.chains, name)
+	c.mu.Unlock()
+	if ch != nil {
+		ch.client.CloseIdleConnections()
+	}
+}
+
+// reset forgets every chain (the mount is being unloaded).
+func (c *chainCache) reset() {
+	c.mu.Lock()
+	old := c.chains
+	c.chains = make(map[string]*chain)
+	c.mu.Unlock()
+	for _, ch := range old {
+		ch.client.CloseIdleConnections()
+	}
+}

@@ -1,0 +1,173 @@
+package resamania
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
+)
+
+// The plugin's errors, and errorResponse, the one mapping from an error to
+// what the reader gets. No message holds a secret: upstream errors are
+// described by status and OAuth fields, never by body.
+
+// chainNotFoundError: no config is stored for the chain.
+type chainNotFoundError struct {
+	chain string
+	mount string // the request's mount point, when known, to name the path to write
+}
+
+func (e *chainNotFoundError) Error() string {
+	return fmt.Sprintf("chain %q is not configured: write its OAuth client to %sconfig/%s first", e.chain, e.mount, e.chain)
+}
+
+// upstreamError is a failed grant, told with the chain and what Resamania
+// answered, with the fix when the operator has one.
+type upstreamError struct {
+	chain, grant string
+	err          error
+}
+
+func (e *upstreamError) Unwrap() error { return e.err }
+
+func (e *upstreamError) Error() string {
+	msg := fmt.Sprintf("chain %q: %s grant failed: %v", e.chain, e.grant, e.err)
+	var ue *upstream.Error
+	if errors.As(e.err, &ue) {
+		switch {
+		case ue.Kind == upstream.KindRejected && (ue.Code == "invalid_client" || ue.Code == "unauthorized_client"):
+			msg += "; check client_id and client_secret in this chain's config"
+		case ue.Kind == upstream.KindRejected && ue.Code == "invalid_scope":
+			msg += "; check scope in this chain's config"
+		case ue.Kind == upstream.KindGateway:
+			msg += "; set api_key in this chain's config"
+		}
+	}
+	return msg
+}
+
+// unreachable: Resamania could not be reached or asked to wait, as opposed
+// to answering wrongly.
+func (e *upstreamError) unreachable() bool {
+	var ue *upstream.Error
+	return errors.As(e.err, &ue) && ue.Kind == upstream.KindTransient
+}
+
+// errTooShort: no token of this key can satisfy the reader's minimum.
+type errTooShort struct {
+	lifetime, minLeft time.Duration
+}
+
+func (e *errTooShort) Error() string {
+	return fmt.Sprintf("Resamania's tokens live %s, so minimum_seconds=%d cannot be met", e.lifetime, int(e.minLeft.Seconds()))
+}
+
+type credNotFoundError struct{ chain, name string }
+
+func (e *credNotFoundError) Error() string {
+	return fmt.Sprintf("no credential %q for chain %q: sign the member in (auth-code-url/%s, then write creds/%s/%s with the code) or import a refresh token", e.name, e.chain, e.chain, e.chain, e.name)
+}
+
+// credStateError: the credential cannot be refreshed until someone acts.
+type credStateError struct {
+	chain, name string
+	state       credState
+	reason      string
+	since       time.Time
+}
+
+func (e *credStateError) Error() string {
+	what := "Resamania refused its refresh token"
+	if e.state == credUncertain {
+		what = "the answer to its last refresh was lost after the request reached Resamania, so its refresh token may have been replaced"
+	}
+	return fmt.Sprintf("credential %q of chain %q needs the member to sign in again: %s (%s, since %s); write creds/%s/%s with a new code or refresh_token",
+		e.name, e.chain, what, e.reason, e.since.UTC().Format(time.RFC3339), e.chain, e.name)
+}
+
+// answerLostError: a single-use grant (a code or a refresh token) reached
+// Resamania and its answer was lost, so the grant may be spent. Resamania's
+// fault, not the reader's; what went wrong stays readable through Unwrap.
+type answerLostError struct {
+	msg string
+	err error
+}
+
+func (e *answerLostError) Error() string { return e.msg }
+
+func (e *answerLostError) Unwrap() error { return e.err }
+
+// grantRefusedError: Resamania refused a code or an imported refresh token
+// for a reason the caller can fix.
+type grantRefusedError struct{ msg string }
+
+func (e *grantRefusedError) Error() string { return e.msg }
+
+var errNoRefreshToken = errors.New("Resamania issued no refresh token, so the credential could not be kept alive; check that the OAuth client may use the refresh_token grant")
+
+// storageFailedError: a rotated refresh token is held in memory only.
+type storageFailedError struct {
+	key string
+	err error
+}
+
+func (e *storageFailedError) Unwrap() error { return e.err }
+
+func (e *storageFailedError) Error() string {
+	return fmt.Sprintf("credential %q was refreshed but could not be stored; the new refresh token is held in memory and will be stored at the next read: %v", e.key, e.err)
+}
+
+// authStateError: a sign-in's state is not one this mount issued and still accepts.
+type authStateError struct{ msg string }
+
+func (e *authStateError) Error() string { return e.msg }
+
+// keyBlocked: after this error the credential gives no token until
+// someone acts, so the token cache serves none, however fresh.
+func keyBlocked(err error) bool {
+	var state *credStateError
+	var lost *answerLostError
+	return errors.As(err, &state) || errors.As(err, &lost)
+}
+
+// allowsFallback: after this error a still-valid cached token may be served.
+// Not when the credential is blocked, nor when a rotated refresh token is
+// held in memory only: the reader must learn of it.
+func allowsFallback(err error) bool {
+	var held *storageFailedError
+	return !keyBlocked(err) && !errors.As(err, &held)
+}
+
+// errorResponse is what the reader gets for err: a 400 for what the reader
+// can fix, a coded 502 or 503 for Resamania's faults, else an internal error.
+func errorResponse(err error) (*logical.Response, error) {
+	var (
+		notFound    *chainNotFoundError
+		tooShort    *errTooShort
+		credMissing *credNotFoundError
+		credState   *credStateError
+		refused     *grantRefusedError
+		badState    *authStateError
+		lost        *answerLostError
+		up          *upstreamError
+	)
+	switch {
+	case errors.As(err, &lost):
+		return nil, logical.CodedError(http.StatusBadGateway, err.Error())
+	case errors.As(err, &notFound), errors.As(err, &tooShort), errors.As(err, &credMissing),
+		errors.As(err, &credState), errors.As(err, &refused), errors.As(err, &badState):
+		return logical.ErrorResponse(err.Error()), nil
+	case errors.Is(err, errNoRefreshToken):
+		return nil, logical.CodedError(http.StatusBadGateway, err.Error())
+	case errors.As(err, &up) && up.unreachable():
+		return nil, logical.CodedError(http.StatusServiceUnavailable, up.Error())
+	case errors.As(err, &up):
+		return nil, logical.CodedError(http.StatusBadGateway, up.Error())
+	default:
+		return nil, err
+	}
+}

@@ -1,0 +1,71 @@
+package resamania
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
+)
+
+// memberGrant is what starts a member's credential: a one-time authorization
+// code with its redirect_uri, or a refresh token the app already holds.
+type memberGrant struct {
+	code, redirectURI string
+	refreshToken      string
+}
+
+func (g memberGrant) fromCode() bool { return g.code != "" }
+
+func (g memberGrant) send(ctx context.Context, client *upstream.Client) (*upstream.Token, error) {
+	if g.fromCode() {
+		return client.ExchangeCode(ctx, g.code, g.redirectURI)
+	}
+	return client.Refresh(ctx, g.refreshToken)
+}
+
+// signInMember trades g for the member's first tokens and stores the new
+// credential under key, replacing any before it. The caller holds the key's
+// lock. warning is set when the answer had no usable access token but a
+// refresh token: the grant is kept, and the next read refreshes it.
+func signInMember(ctx context.Context, d mintDeps, creds *credentialStore, ch *chain, key string, g memberGrant) (cred *credential, warning string, err error) {
+	gctx, cancel := context.WithTimeout(ctx, mintBudget(ch.config.RequestTimeout))
+	defer cancel()
+	t, err := g.send(gctx, ch.client)
+	if err != nil && t != nil {
+		warning = fmt.Sprintf("Resamania's answer had no usable access token (%v); the credential was stored and the next read refreshes it", err)
+		err = nil
+	}
+	if err != nil {
+		return nil, "", signInFailed(ch.name, g, err)
+	}
+	if t.RefreshToken == "" {
+		return nil, "", errNoRefreshToken
+	}
+	now := d.now()
+	cred = &credential{CreatedAt: now}
+	if err := creds.storeGrant(ctx, d.storage, key, cred, t, now); err != nil {
+		return nil, "", err
+	}
+	return cred, warning, nil
+}
+
+// signInFailed tells what a failed code exchange or import means, and the fix.
+func signInFailed(chain string, g memberGrant, err error) error {
+	what, fix, grant := "refresh token", "get a new refresh token (sign the member in again)", "refresh_token"
+	if g.fromCode() {
+		what, fix, grant = "authorization code", "the member must sign in again (auth-code-url/"+chain+")", "authorization_code"
+	}
+	var ue *upstream.Error
+	switch {
+	case upstream.IsRejected(err, "invalid_grant"):
+		return &grantRefusedError{msg: fmt.Sprintf("the %s is invalid, expired or already used: %s", what, fix)}
+	case upstream.IsRejected(err, "redirect_uri_mismatch"):
+		return &grantRefusedError{msg: "redirect_uri differs from the one the sign-in used (Resamania answered redirect_uri_mismatch)"}
+	case upstream.MaySpendGrant(err):
+		return &answerLostError{msg: fmt.Sprintf("chain %q: the %s reached Resamania but its answer was lost (%v), so the %s may be spent: %s", chain, grant, err, what, fix), err: err}
+	case errors.As(err, &ue):
+		return &upstreamError{chain: chain, grant: grant, err: err}
+	}
+	return err
+}

@@ -1,0 +1,158 @@
+package resamania
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/helper/consts"
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// The background work, run by Vault's PeriodicFunc (about once a minute).
+
+const (
+	// keepAliveBatch bounds the credentials refreshed per tick, so a large
+	// backlog spreads over time.
+	keepAliveBatch = 50
+	// keepAliveParallel bounds the upstream calls in flight at once.
+	keepAliveParallel = 4
+)
+
+// periodic does the background work, only on the node that owns storage
+// (never on a standby or a secondary, which would send the same refresh
+// tokens as the primary).
+func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
+	if !b.ownsStorage() {
+		return nil
+	}
+	b.saveHeldCredentials(ctx, req.Storage)
+	b.refreshReadAhead(ctx)
+	b.keepCredentialsAlive(ctx, req.Storage)
+	expireAuthStates(ctx, req.Storage, b.now())
+	return nil
+}
+
+func (b *backend) ownsStorage() bool {
+	sys := b.System()
+	if sys == nil {
+		return true
+	}
+	return !sys.ReplicationState().HasState(consts.ReplicationPerformanceSecondary | consts.ReplicationPerformanceStandby | consts.ReplicationDRSecondary)
+}
+
+// saveHeldCredentials retries writing rotated refresh tokens that storage refused.
+func (b *backend) saveHeldCredentials(ctx context.Context, s logical.Storage) {
+	for _, key := range b.creds.heldKeys() {
+		err := b.tokens.changeKey(key, func() error {
+			_, err := b.creds.saveHeld(ctx, s, key)
+			return err
+		})
+		if err != nil {
+			b.Logger().Error("a rotated refresh token is still only in memory", "credential", key, "error", err)
+		}
+	}
+}
+
+// refreshReadAhead renews the tokens that readers use, before they have to wait.
+func (b *backend) refreshReadAhead(ctx context.Context) {
+	due := b.tokens.readAhead(b.now())
+	jobs := make([]func(), 0, len(due))
+	for key, src := range due {
+		jobs = append(jobs, func() {
+			if err := b.tokens.refresh(ctx, key, src); err != nil {
+				b.Logger().Warn("refresh ahead failed; readers will retry", "key", key, "error", err)
+			}
+		})
+	}
+	runBounded(jobs, keepAliveParallel)
+}
+
+// keepCredentialsAlive refreshes the active credentials whose refresh token
+// is past half its lifetime, so a member who opens the app once a month keeps
+// the grant. Oldest first, at most keepAliveBatch per tick.
+func (b *backend) keepCredentialsAlive(ctx context.Context, s logical.Storage) {
+	due, err := b.keepAliveScan.due(ctx, s, b.now())
+	if err != nil {
+		b.Logger().Error("keep-alive: finding the credentials due", "error", err)
+		return
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].lapseAt.Before(due[j].lapseAt) })
+	if len(due) > keepAliveBatch {
+		b.Logger().Info("keep-alive: more credentials due than one tick refreshes; the rest wait for the next", "due", len(due))
+		due = due[:keepAliveBatch]
+	}
+	jobs := make([]func(), 0, len(due))
+	for _, d := range due {
+		src := &refreshSource{mintDeps: b.mintDeps(s), creds: b.creds, chain: d.chain, name: d.name, timeout: d.timeout}
+		jobs = append(jobs, func() {
+			if err := b.tokens.refresh(ctx, src.key(), src); err != nil {
+				b.Logger().Warn("keep-alive refresh failed", "credential", src.key(), "error", err)
+			}
+		})
+	}
+	runBounded(jobs, keepAliveParallel)
+}
+
+// runBounded runs jobs with at most n at once and waits for all.
+func runBounded(jobs []func(), n int) {
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for _, job := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			job()
+		}()
+	}
+	wg.Wait()
+}
+
+// dueCredential is a credential whose refresh token is past half its life.
+type dueCredential struct {
+	chain, name string
+	lapseAt     time.Time     // when its refresh token lapses
+	timeout     time.Duration // its chain's request_timeout
+}
+
+// credentialScanner finds the credentials due for a keep-alive refresh: the
+// seam where a due-time index can replace the full scan.
+type credentialScanner interface {
+	due(ctx context.Context, s logical.Storage, now time.Time) ([]dueCredential, error)
+}
+
+// fullScan reads every active credential of every chain, each tick.
+type fullScan struct {
+	chains chainLookup
+}
+
+func (f *fullScan) due(ctx context.Context, s logical.Storage, now time.Time) ([]dueCredential, error) {
+	chains, err := s.List(ctx, configStoragePrefix)
+	if err != nil {
+		return nil, err
+	}
+	var due []dueCredential
+	for _, name := range chains {
+		ch, err := f.chains.get(ctx, s, name)
+		if err != nil {
+			continue // deleted since the list, or unreadable: its reads say why
+		}
+		names, err := s.List(ctx, credsStoragePrefix+name+"/")
+		if err != nil {
+			return nil, err
+		}
+		ttl := ch.config.refreshTokenTTL()
+		for _, member := range names {
+			c, err := getCredential(ctx, s, credKey(name, member))
+			if err != nil || c == nil || c.State != credActive {
+				continue
+			}
+			if now.Sub(c.RefreshTokenIssuedAt) >= ttl/2 {
+				due = append(due, dueCredential{chain: name, name: member, lapseAt: c.RefreshTokenIssuedAt.Add(ttl), timeout: ch.config.RequestTimeout})
+			}
+		}
+	}
+	return due, nil
+}

@@ -1,0 +1,31 @@
+package resamania
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// tokenSource is how one key gets its tokens. The cache does the locking,
+// sharing and expiry maths; a source only loads what storage holds and mints
+// (and persists) a new token. Both run under the key's lock, so a source reads
+// what it mints from after any change to it has finished.
+type tokenSource interface {
+	load(ctx context.Context) (*cachedToken, error)
+	mint(ctx context.Context) (*cachedToken, error)
+	// budget bounds one load-and-mint, retries included.
+	budget() time.Duration
+}
+
+// mintDeps is all a token source or a sign-in uses of the mount.
+type mintDeps struct {
+	storage logical.Storage
+	chains  chainLookup
+	now     func() time.Time
+	log     hclog.Logger
+}
+
+// mintBudget bounds one grant, retries included: three request timeouts.
+func mintBudget(requestTimeout time.Duration) time.Duration { return 3 * requestTimeout }
