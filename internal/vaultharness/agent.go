@@ -1,7 +1,6 @@
 package vaultharness
 
 import (
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -17,9 +16,9 @@ type Agent struct {
 
 // StartAgent runs `vault agent -config=<configFile>` in the config file's
 // directory (so its relative paths resolve there, as when an operator runs it
-// from that folder) with VAULT_ADDR set to s.Addr plus env (KEY=VALUE). It does not wait for readiness, which depends
-// on the config: use WaitForLog or WaitForFile. The agent is stopped in
-// t.Cleanup.
+// from that folder) with VAULT_ADDR set to s.Addr plus env (KEY=VALUE). It
+// does not wait for readiness, which depends on the config: use WaitForFile.
+// The agent is stopped in t.Cleanup.
 func StartAgent(t testing.TB, s *Server, configFile string, env []string) *Agent {
 	t.Helper()
 	bin := Require(t)
@@ -40,28 +39,8 @@ func (a *Agent) Stop() { a.proc.stop(StopTimeout) }
 // Exited reports whether the agent process has exited.
 func (a *Agent) Exited() bool { return a.proc.exited() }
 
-// Wait waits up to timeout for the agent to exit by itself (e.g. with
-// exit_after_auth) and returns its exit error; it fails the test on timeout.
-func (a *Agent) Wait(t testing.TB, timeout time.Duration) error {
-	t.Helper()
-	select {
-	case <-a.proc.done:
-		return a.proc.err
-	case <-time.After(timeout):
-		t.Fatalf("vault agent still running after %s\n--- %s (tail) ---\n%s", timeout, a.LogPath, logTail(a.LogPath, 40))
-		return fmt.Errorf("timeout")
-	}
-}
-
 // Log returns the agent log so far.
 func (a *Agent) Log() string { return ReadLog(a.LogPath) }
-
-// WaitForLog waits until the agent log contains substr, failing the test
-// after timeout or when the agent has exited.
-func (a *Agent) WaitForLog(t testing.TB, substr string, timeout time.Duration) {
-	t.Helper()
-	waitForLog(t, a.proc, a.LogPath, substr, timeout)
-}
 
 // WaitForFile waits until path exists and is not empty (a sink or a
 // rendered template), failing the test after timeout or if the agent exited.

@@ -50,7 +50,7 @@ type Cluster struct {
 
 // Node is one member of a Cluster. The embedded Server gives it Addr, Port,
 // LogPath, Client (root token), CLI, MustCLI, ReadJSON, Log, WaitForLog,
-// NewClient, Stop and Register/Enable (on the active node); Restart is
+// Stop and Register/Enable (on the active node); Restart is
 // Node's own, a cluster-aware restart.
 type Node struct {
 	*Server
@@ -462,14 +462,6 @@ func (c *Cluster) waitVoters(deadline time.Time, want int) error {
 	})
 }
 
-// WaitVoters waits up to timeout until every node is a healthy raft voter.
-func (c *Cluster) WaitVoters(t testing.TB, timeout time.Duration) {
-	t.Helper()
-	if err := c.waitVoters(time.Now().Add(timeout), len(c.Nodes)); err != nil {
-		t.Fatalf("vault cluster: %v", err)
-	}
-}
-
 // activeNow asks every running node's sys/health once and returns the one
 // active node; an error when there is none or more than one.
 func (c *Cluster) activeNow() (int, error) {
@@ -509,12 +501,6 @@ func (c *Cluster) Active(t testing.TB) int {
 	return i
 }
 
-// ActiveNode is c.Nodes[c.Active(t)].
-func (c *Cluster) ActiveNode(t testing.TB) *Node {
-	t.Helper()
-	return c.Nodes[c.Active(t)]
-}
-
 // WaitActive waits up to timeout until exactly one running node reports
 // itself active (unsealed, HA lock held, mounts set up) and returns it.
 func (c *Cluster) WaitActive(t testing.TB, timeout time.Duration) int {
@@ -546,7 +532,7 @@ func (c *Cluster) Standbys(active int) []int {
 // through the active node; the catalog and the mount table replicate.
 func (c *Cluster) RegisterAndEnable(t testing.TB, p *Plugin, mountPath string) {
 	t.Helper()
-	c.ActiveNode(t).RegisterAndEnable(t, p, mountPath)
+	c.Nodes[c.Active(t)].RegisterAndEnable(t, p, mountPath)
 }
 
 // Kill simulates a crash of node i: SIGKILL to its process group, so the
@@ -580,9 +566,6 @@ func (n *Node) Kill(t testing.TB) {
 		t.Fatalf("kill %s: the process did not exit", n.NodeID)
 	}
 }
-
-// Stop stops node i gracefully (SIGTERM, then SIGKILL after StopTimeout).
-func (c *Cluster) Stop(i int) { c.Nodes[i].Stop() }
 
 // Restart starts node i again on its data dir, config and ports (after
 // stopping it when it still runs) and unseals it; it then waits until the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -68,34 +67,6 @@ func BuildPluginPackage(t testing.TB, pkg, version string) *Plugin {
 	}
 	t.Logf("built plugin %s %s in %s", pkg, version, time.Since(start).Round(time.Millisecond))
 	return &Plugin{Name: PluginName, Dir: dir, Path: out, SHA256: sum, Version: version}
-}
-
-// CopyTo copies the binary into dir under fileName and returns the copy. Use
-// it to put several versions side by side in one server's plugin directory,
-// e.g. for upgrade tests.
-func (p *Plugin) CopyTo(t testing.TB, dir, fileName string) *Plugin {
-	t.Helper()
-	dst := filepath.Join(dir, fileName)
-	if err := copyExecutable(p.Path, dst); err != nil {
-		t.Fatalf("copy plugin: %v", err)
-	}
-	cp := *p
-	cp.Dir, cp.Path = dir, dst
-	return &cp
-}
-
-func copyExecutable(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, in)
-	return errors.Join(err, out.Close())
 }
 
 func fileSHA256(path string) (string, error) {

@@ -3,20 +3,18 @@ package vaultharness
 import (
 	"path/filepath"
 	"testing"
-
-	"github.com/hashicorp/vault/api"
 )
 
 // Register adds p to the plugin catalog as a secrets plugin with its sha256
 // and version. The binary must sit in the server's plugin directory (start
-// the server with Options{PluginDir: p.Dir}, or use p.CopyTo).
+// the server with Options{PluginDir: p.Dir}).
 func (s *Server) Register(t testing.TB, p *Plugin) {
 	t.Helper()
 	if s.PluginDir == "" {
 		t.Fatalf("register %s: server has no plugin directory (set Options.PluginDir)", p.Name)
 	}
 	if !sameDir(filepath.Dir(p.Path), s.PluginDir) {
-		t.Fatalf("register %s: binary %s is not in the server's plugin directory %s (use Options{PluginDir: p.Dir} or p.CopyTo)", p.Name, p.Path, s.PluginDir)
+		t.Fatalf("register %s: binary %s is not in the server's plugin directory %s (use Options{PluginDir: p.Dir})", p.Name, p.Path, s.PluginDir)
 	}
 	args := []string{"plugin", "register", "-sha256=" + p.SHA256, "-command=" + filepath.Base(p.Path)}
 	if p.Version != "" {
@@ -57,14 +55,4 @@ func sameDir(a, b string) bool {
 		return filepath.Clean(a) == filepath.Clean(b)
 	}
 	return ra == rb
-}
-
-// ReloadMounts reloads the plugin backends of the given mounts. It uses the
-// API because `vault plugin reload -mounts=...` in the Vault 1.21 CLI sends
-// root-namespace requests to sys/plugins/reload/unknown/, which returns 404.
-func (s *Server) ReloadMounts(t testing.TB, mounts ...string) {
-	t.Helper()
-	if _, err := s.Client.Sys().ReloadPlugin(&api.ReloadPluginInput{Mounts: mounts}); err != nil {
-		t.Fatalf("reload mounts %v: %v", mounts, err)
-	}
 }

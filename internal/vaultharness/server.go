@@ -202,17 +202,6 @@ func (s *Server) WaitForLog(t testing.TB, substr string, timeout time.Duration) 
 	waitForLog(t, p, s.LogPath, substr, timeout)
 }
 
-// NewClient returns a fresh API client for this server using token, e.g. to
-// act with a non-root token.
-func (s *Server) NewClient(t testing.TB, token string) *api.Client {
-	t.Helper()
-	c, err := newClient(s.Addr, token, 2, CLITimeout)
-	if err != nil {
-		t.Fatalf("vault client: %v", err)
-	}
-	return c
-}
-
 // storagePath is where file storage lives inside a data dir; the saved init
 // material sits beside it, not inside, so Vault never lists it as a key.
 func storagePath(dataDir string) string { return filepath.Join(dataDir, "storage") }
