@@ -65,7 +65,7 @@ func (cs *clusterStack) configure(t *testing.T, i int, extra map[string]any) {
 	for k, v := range extra {
 		data[k] = v
 	}
-	_, err := cs.cluster.Nodes[i].Client.Logical().Write(clusterConfigPath, data)
+	_, err := cs.cluster.Nodes[i].Process.Client.Logical().Write(clusterConfigPath, data)
 	require.NoError(t, err, "write config through node%d", i)
 }
 
@@ -74,7 +74,7 @@ func (cs *clusterStack) configure(t *testing.T, i int, extra map[string]any) {
 func (cs *clusterStack) signIn(t *testing.T, i int, name string) {
 	t.Helper()
 	code := cs.fake.IssueCode(chain, clientID, redirectURI, name)
-	_, err := cs.cluster.Nodes[i].Client.Logical().Write(clusterCredsPrefix+name, map[string]any{"code": code, "redirect_uri": redirectURI})
+	_, err := cs.cluster.Nodes[i].Process.Client.Logical().Write(clusterCredsPrefix+name, map[string]any{"code": code, "redirect_uri": redirectURI})
 	require.NoError(t, err, "store credential %s through node%d", name, i)
 }
 
@@ -186,7 +186,7 @@ func TestClusterReadsThroughEveryNode(t *testing.T) {
 	// the standbys forward to the active node, whose plugin makes one call.
 	clients := make([]*api.Client, clusterSize)
 	for i, n := range c.Nodes {
-		clients[i] = n.NewClientNoRetry(t, clusterReadTimeout)
+		clients[i] = n.Process.NewClientNoRetry(t, clusterReadTimeout)
 	}
 	const readers = 30
 	tokens := make([]string, readers)
@@ -222,17 +222,17 @@ func TestClusterReadsThroughEveryNode(t *testing.T) {
 	cs.signIn(t, standbys[1], member)
 	var credToken string
 	for i, n := range c.Nodes {
-		require.Equal(t, tokens[0], clusterRead(t, n.Client, clusterTokenPath), "token through node%d", i)
-		sec, err := n.Client.Logical().Read(clusterConfigPath)
+		require.Equal(t, tokens[0], clusterRead(t, n.Process.Client, clusterTokenPath), "token through node%d", i)
+		sec, err := n.Process.Client.Logical().Read(clusterConfigPath)
 		require.NoError(t, err)
 		require.Equal(t, clientID, sec.Data["client_id"], "config through node%d", i)
 		require.Equal(t, true, sec.Data["client_secret_set"])
-		tok := clusterRead(t, n.Client, clusterCredsPrefix+member)
+		tok := clusterRead(t, n.Process.Client, clusterCredsPrefix+member)
 		if credToken == "" {
 			credToken = tok
 		}
 		require.Equal(t, credToken, tok, "credential through node%d", i)
-		sec, err = n.Client.Logical().Read(clusterCredsPrefix + member + "/status")
+		sec, err = n.Process.Client.Logical().Read(clusterCredsPrefix + member + "/status")
 		require.NoError(t, err)
 		require.Equal(t, "active", sec.Data["state"], "status through node%d", i)
 	}
@@ -244,8 +244,8 @@ func TestClusterReadsThroughEveryNode(t *testing.T) {
 	calls := cs.upstreamCalls(t)
 	t.Logf("upstream calls per node: %s (active node%d)", describeCallsPerNode(calls), active)
 	requireCallsFrom(t, calls, active)
-	require.Empty(t, c.Nodes[standbys[0]].PluginPIDs(), "a standby runs no plugin process")
-	require.Empty(t, c.Nodes[standbys[1]].PluginPIDs(), "a standby runs no plugin process")
+	require.Empty(t, c.Nodes[standbys[0]].Process.PluginPIDs(), "a standby runs no plugin process")
+	require.Empty(t, c.Nodes[standbys[1]].Process.PluginPIDs(), "a standby runs no plugin process")
 }
 
 func TestClusterConfigChangeSeenOnEveryNode(t *testing.T) {
@@ -256,11 +256,11 @@ func TestClusterConfigChangeSeenOnEveryNode(t *testing.T) {
 
 	// Written through node 0, read through node 2.
 	cs.configure(t, 0, map[string]any{"scope": "a"})
-	sec, err := c.Nodes[2].Client.Logical().Read(clusterConfigPath)
+	sec, err := c.Nodes[2].Process.Client.Logical().Read(clusterConfigPath)
 	require.NoError(t, err)
 	require.Equal(t, "a", sec.Data["scope"], "config written through node0, read through node2")
 
-	sec, err = c.Nodes[1].Client.Logical().Read(clusterTokenPath)
+	sec, err = c.Nodes[1].Process.Client.Logical().Read(clusterTokenPath)
 	require.NoError(t, err)
 	first, _ := sec.Data["access_token"].(string)
 	require.Equal(t, "a", sec.Data["scope"])
@@ -268,14 +268,14 @@ func TestClusterConfigChangeSeenOnEveryNode(t *testing.T) {
 
 	// Changed through node 2: node 0 sees it, and the next token read through
 	// node 1 gets a token minted with the new config, not the cached one.
-	_, err = c.Nodes[2].Client.Logical().Write(clusterConfigPath, map[string]any{"scope": "b"})
+	_, err = c.Nodes[2].Process.Client.Logical().Write(clusterConfigPath, map[string]any{"scope": "b"})
 	require.NoError(t, err)
-	sec, err = c.Nodes[0].Client.Logical().Read(clusterConfigPath)
+	sec, err = c.Nodes[0].Process.Client.Logical().Read(clusterConfigPath)
 	require.NoError(t, err)
 	require.Equal(t, "b", sec.Data["scope"], "config changed through node2, read through node0")
 	require.Equal(t, clientID, sec.Data["client_id"], "an update changes only the fields it names")
 
-	sec, err = c.Nodes[1].Client.Logical().Read(clusterTokenPath)
+	sec, err = c.Nodes[1].Process.Client.Logical().Read(clusterTokenPath)
 	require.NoError(t, err)
 	second, _ := sec.Data["access_token"].(string)
 	require.NotEqual(t, first, second, "the token minted with the old config must not outlive it")
@@ -289,17 +289,17 @@ func TestClusterConfigChangeSeenOnEveryNode(t *testing.T) {
 	// A broken secret written through a standby takes effect at once, everywhere.
 	standby := c.Standbys(active)[0]
 	const wrong = "SENTINEL-e2e-wrong-secret-7a1c"
-	_, err = c.Nodes[standby].Client.Logical().Write(clusterConfigPath, map[string]any{"client_secret": wrong})
+	_, err = c.Nodes[standby].Process.Client.Logical().Write(clusterConfigPath, map[string]any{"client_secret": wrong})
 	require.NoError(t, err)
 	for i, n := range c.Nodes {
 		// No retries: the api client would retry the 502.
-		_, err := n.NewClientNoRetry(t, clusterReadTimeout).Logical().Read(clusterTokenPath)
+		_, err := n.Process.NewClientNoRetry(t, clusterReadTimeout).Logical().Read(clusterTokenPath)
 		require.Error(t, err, "token through node%d after the secret broke", i)
 		require.Contains(t, err.Error(), "invalid_client", "node%d", i)
 		require.NotContains(t, err.Error(), wrong)
 	}
 	cs.configure(t, standby, nil)
-	require.True(t, cs.fake.AccessTokenValid(clusterRead(t, c.Nodes[standby].Client, clusterTokenPath)))
+	require.True(t, cs.fake.AccessTokenValid(clusterRead(t, c.Nodes[standby].Process.Client, clusterTokenPath)))
 
 	calls := cs.upstreamCalls(t)
 	t.Logf("upstream calls per node: %s (active node%d)", describeCallsPerNode(calls), active)
@@ -326,7 +326,7 @@ type clusterReaders struct {
 func startClusterReaders(t *testing.T, c *vaultharness.Cluster, paths []string, pause time.Duration) *clusterReaders {
 	p := &clusterReaders{stop: make(chan struct{})}
 	for _, n := range c.Nodes {
-		client := n.NewClientNoRetry(t, clusterReadTimeout)
+		client := n.Process.NewClientNoRetry(t, clusterReadTimeout)
 		for _, path := range paths {
 			p.wg.Add(1)
 			go func() {
@@ -428,7 +428,7 @@ func TestClusterFailoverKeepsEveryRefreshToken(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[m] = node.Client.Logical().Write(clusterCredsPrefix+names[m], map[string]any{"code": code, "redirect_uri": redirectURI})
+			_, errs[m] = node.Process.Client.Logical().Write(clusterCredsPrefix+names[m], map[string]any{"code": code, "redirect_uri": redirectURI})
 		}()
 	}
 	wg.Wait()
@@ -453,7 +453,7 @@ func TestClusterFailoverKeepsEveryRefreshToken(t *testing.T) {
 		require.True(t, now.Before(quietDeadline), "no moment without a refresh in flight in %s", clusterQuietTimeout)
 		time.Sleep(10 * time.Millisecond)
 	}
-	killedPIDs := c.Nodes[active].PluginPIDs()
+	killedPIDs := c.Nodes[active].Process.PluginPIDs()
 	c.Kill(t, active)
 	killDone := time.Now()
 	for _, pid := range killedPIDs {
@@ -533,13 +533,13 @@ func TestClusterFailoverKeepsEveryRefreshToken(t *testing.T) {
 	for _, name := range names {
 		var first string
 		for i, n := range c.Nodes {
-			tok := clusterRead(t, n.Client, clusterCredsPrefix+name)
+			tok := clusterRead(t, n.Process.Client, clusterCredsPrefix+name)
 			require.True(t, cs.fake.AccessTokenValid(tok), "%s through node%d", name, i)
 			if first == "" {
 				first = tok
 			}
 			require.Equal(t, first, tok, "%s through node%d: one refresh serves every node", name, i)
-			sec, err := n.Client.Logical().Read(clusterCredsPrefix + name + "/status")
+			sec, err := n.Process.Client.Logical().Read(clusterCredsPrefix + name + "/status")
 			require.NoError(t, err)
 			require.Equal(t, "active", sec.Data["state"], "%s through node%d", name, i)
 		}
@@ -590,10 +590,10 @@ func (cs *clusterStack) assertNoSecretInLogs(t *testing.T) {
 	secrets = append(secrets, cs.fake.IssuedRefreshTokens()...)
 	secrets = append(secrets, cs.fake.IssuedCodes()...)
 	for _, n := range cs.cluster.Nodes {
-		text := n.Log()
+		text := n.Process.Log()
 		for _, s := range secrets {
 			if strings.Contains(text, s) {
-				t.Errorf("a secret appears in %s: %.14s...", n.LogPath, s)
+				t.Errorf("a secret appears in %s: %.14s...", n.Process.LogPath, s)
 			}
 		}
 	}
@@ -633,7 +633,7 @@ func TestClusterLeaderChangeDuringRefresh(t *testing.T) {
 	// 1. Step-down: Resamania rotates at once and answers 3 s later.
 	stale()
 	cs.fake.InjectFault(fakeresamania.Fault{GrantType: "refresh_token", Count: 1, AfterProcessing: true, Delay: 3 * time.Second})
-	reader := c.Nodes[c.Standbys(first)[0]].NewClientNoRetry(t, clusterReadTimeout)
+	reader := c.Nodes[c.Standbys(first)[0]].Process.NewClientNoRetry(t, clusterReadTimeout)
 	readErr := make(chan error, 1)
 	go func() {
 		_, err := reader.Logical().Read(path)
@@ -641,24 +641,24 @@ func TestClusterLeaderChangeDuringRefresh(t *testing.T) {
 	}()
 	waitRefreshInFlight(t, cs.fake)
 	stepDownAt := time.Now()
-	c.Nodes[first].MustCLI(t, "operator", "step-down")
+	c.StepDown(t, first)
 	require.NoError(t, <-readErr, "a graceful step-down lets the refresh in flight finish")
 	second := c.WaitActive(t, clusterFailoverSLO)
 	require.NotEqual(t, first, second)
 	t.Logf("node%d stepped down during a refresh; node%d active %s later", first, second, time.Since(stepDownAt).Round(time.Millisecond))
-	sec, err := c.Nodes[second].Client.Logical().Read(path + "/status")
+	sec, err := c.Nodes[second].Process.Client.Logical().Read(path + "/status")
 	require.NoError(t, err)
 	require.Equal(t, "active", sec.Data["state"])
 	require.Equal(t, "1", fmt.Sprint(sec.Data["refreshes"]), "the refresh answered after the step-down was stored")
 	stale()
-	tok := clusterRead(t, c.Nodes[second].Client, path)
+	tok := clusterRead(t, c.Nodes[second].Process.Client, path)
 	require.True(t, cs.fake.AccessTokenValid(tok), "the new active node refreshes with the rotated token")
 
 	// 2. Crash: the request waits at Resamania, unprocessed, when the active
 	// node dies; the connection drops with it, so nothing rotates.
 	stale()
 	cs.fake.InjectFault(fakeresamania.Fault{GrantType: "refresh_token", Count: 1, Delay: 10 * time.Second})
-	reader = c.Nodes[c.Standbys(second)[0]].NewClientNoRetry(t, clusterReadTimeout)
+	reader = c.Nodes[c.Standbys(second)[0]].Process.NewClientNoRetry(t, clusterReadTimeout)
 	go func() {
 		_, err := reader.Logical().Read(path)
 		readErr <- err
@@ -672,12 +672,12 @@ func TestClusterLeaderChangeDuringRefresh(t *testing.T) {
 	t.Logf("node%d active %s after node%d was killed during a refresh", third, time.Since(killAt).Round(time.Millisecond), second)
 	var tokens []string
 	for _, i := range c.Standbys(-1) {
-		tokens = append(tokens, clusterRead(t, c.Nodes[i].Client, path))
+		tokens = append(tokens, clusterRead(t, c.Nodes[i].Process.Client, path))
 	}
 	require.True(t, cs.fake.AccessTokenValid(tokens[0]))
 	require.Equal(t, tokens[0], tokens[1])
 	stale()
-	require.True(t, cs.fake.AccessTokenValid(clusterRead(t, c.Nodes[third].Client, path)), "and refreshes again")
+	require.True(t, cs.fake.AccessTokenValid(clusterRead(t, c.Nodes[third].Process.Client, path)), "and refreshes again")
 
 	// Every refresh answered 200 but the one cut by the crash, whose token,
 	// never spent, was the next one sent; each node called only while active.

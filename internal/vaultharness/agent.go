@@ -11,7 +11,7 @@ type Agent struct {
 	ConfigFile string
 	LogPath    string // agent stdout+stderr
 
-	proc *process
+	proc *child
 }
 
 // StartAgent runs `vault agent -config=<configFile>` in the config file's
@@ -24,7 +24,7 @@ func StartAgent(t testing.TB, s *Server, configFile string, env []string) *Agent
 	bin := Require(t)
 	a := &Agent{ConfigFile: configFile, LogPath: filepath.Join(t.TempDir(), "vault-agent.log")}
 	fullEnv := append(append(baseEnv(), "VAULT_ADDR="+s.Addr), env...)
-	p, err := startProcessIn(filepath.Dir(configFile), bin, []string{"agent", "-config=" + filepath.Base(configFile)}, fullEnv, a.LogPath)
+	p, err := startChild(filepath.Dir(configFile), bin, []string{"agent", "-config=" + filepath.Base(configFile)}, fullEnv, a.LogPath)
 	if err != nil {
 		t.Fatalf("vault agent: %v", err)
 	}
@@ -52,8 +52,8 @@ func (a *Agent) WaitForFile(t testing.TB, path string, timeout time.Duration) st
 		if content != "" {
 			return true, nil
 		}
-		if a.proc.exited() {
-			return true, errExited(a.proc)
+		if err := a.proc.exitErr(); err != nil {
+			return true, err
 		}
 		return false, nil
 	})

@@ -10,16 +10,16 @@ import (
 // t.TempDir() and returns that file's path, so tests can check what Vault
 // records (e.g. that no secret appears in clear). Each call adds a device at
 // a new mount path (file/, file-2/, ...).
-func (s *Server) EnableFileAudit(t testing.TB) string {
+func (v *Process) EnableFileAudit(t testing.TB) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "audit.log")
-	s.mu.Lock()
-	s.audits++
+	v.mu.Lock()
+	v.audits++
 	mount := "file"
-	if s.audits > 1 {
-		mount = fmt.Sprintf("file-%d", s.audits)
+	if v.audits > 1 {
+		mount = fmt.Sprintf("file-%d", v.audits)
 	}
-	s.mu.Unlock()
-	s.MustCLI(t, "audit", "enable", "-path="+mount, "file", "file_path="+path)
+	v.mu.Unlock()
+	v.MustCLI(t, "audit", "enable", "-path="+mount, "file", "file_path="+path)
 	return path
 }

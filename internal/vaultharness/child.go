@@ -8,25 +8,20 @@ import (
 	"time"
 )
 
-// process is one long-running vault process (server or agent) whose stdout
-// and stderr go to a log file, so tests can grep what Vault and the plugins
-// it runs said.
-type process struct {
+// child is one long-running process the harness started (a vault server or
+// agent) whose stdout and stderr go to a log file, so tests can grep what
+// Vault and the plugins it runs said.
+type child struct {
 	cmd      *exec.Cmd
 	done     chan struct{} // closed when the process has exited
 	err      error         // exit error, valid once done is closed
-	stopOnce sync.Once
+	stopOnce sync.Once     // the first stop or kill acts, later ones do nothing
 }
 
-// startProcess starts bin in its own process group (where the OS allows) so
-// stop can also reach the plugin processes Vault spawned. Output is appended
-// to logPath.
-func startProcess(bin string, args, env []string, logPath string) (*process, error) {
-	return startProcessIn("", bin, args, env, logPath)
-}
-
-// startProcessIn is startProcess with a working directory ("" = the test's).
-func startProcessIn(dir, bin string, args, env []string, logPath string) (*process, error) {
+// startChild starts bin in dir ("" = the test's working directory) and in
+// its own process group (where the OS allows), so stop can also reach the
+// plugin processes Vault spawned. Output is appended to logPath.
+func startChild(dir, bin string, args, env []string, logPath string) (*child, error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
@@ -42,53 +37,75 @@ func startProcessIn(dir, bin string, args, env []string, logPath string) (*proce
 		logFile.Close()
 		return nil, err
 	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
+	c := &child{cmd: cmd, done: make(chan struct{})}
 	go func() {
-		p.err = cmd.Wait()
+		c.err = cmd.Wait()
 		logFile.Close()
-		close(p.done)
+		close(c.done)
 	}()
-	return p, nil
+	return c, nil
 }
 
 // exited reports whether the process has already exited.
-func (p *process) exited() bool {
+func (c *child) exited() bool {
 	select {
-	case <-p.done:
+	case <-c.done:
 		return true
 	default:
 		return false
 	}
 }
 
+// exitErr is nil while the process runs and says how it ended once it has
+// exited: the check every wait makes, so a dead process fails a test at once
+// rather than at the timeout.
+func (c *child) exitErr() error {
+	switch {
+	case !c.exited():
+		return nil
+	case c.err != nil:
+		return fmt.Errorf("process exited: %w", c.err)
+	default:
+		return fmt.Errorf("process exited with status 0")
+	}
+}
+
 // stop sends SIGTERM, waits up to grace, then SIGKILLs the process group.
 // The group kill also runs after a clean exit, to reap any plugin process
-// that outlived Vault. It returns once the process is gone or after a bounded
-// extra wait. Only the first call acts: a later group kill could hit a
-// process group id the OS has handed out again.
-func (p *process) stop(grace time.Duration) {
-	p.stopOnce.Do(func() { p.stopNow(grace) })
-}
-
-func (p *process) stopNow(grace time.Duration) {
-	if !p.exited() {
-		terminate(p.cmd.Process)
-		select {
-		case <-p.done:
-		case <-time.After(grace):
+// that outlived Vault. Only the first stop or kill acts: a later group kill
+// could hit a process group id the OS has handed out again.
+func (c *child) stop(grace time.Duration) {
+	c.stopOnce.Do(func() {
+		if !c.exited() {
+			terminate(c.cmd.Process)
+			c.waitExit(grace)
 		}
-	}
-	killGroup(p.cmd.Process)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-	}
+		c.killGroupAndWait()
+	})
 }
 
-// errExited describes an exited process; call only once p.done is closed.
-func errExited(p *process) error {
-	if p.err != nil {
-		return fmt.Errorf("process exited: %w", p.err)
+// kill is a crash: SIGKILL to the process group at once, so the plugin
+// processes die with it. It reports whether the process is gone because of
+// this call (false when it had been stopped or killed before).
+func (c *child) kill() bool {
+	killed := false
+	c.stopOnce.Do(func() {
+		killed = true
+		c.killGroupAndWait()
+	})
+	return killed && c.exited()
+}
+
+// killGroupAndWait kills the process group, then waits a bounded time for
+// the process to be reaped.
+func (c *child) killGroupAndWait() {
+	killGroup(c.cmd.Process)
+	c.waitExit(10 * time.Second)
+}
+
+func (c *child) waitExit(timeout time.Duration) {
+	select {
+	case <-c.done:
+	case <-time.After(timeout):
 	}
-	return fmt.Errorf("process exited with status 0")
 }

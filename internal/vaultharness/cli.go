@@ -30,33 +30,33 @@ func runVault(bin string, env []string, timeout time.Duration, args ...string) (
 }
 
 // cliEnv points the CLI at this server with the root token.
-func (s *Server) cliEnv() []string {
-	return append(baseEnv(), "VAULT_ADDR="+s.Addr, "VAULT_TOKEN="+s.RootToken)
+func (v *Process) cliEnv() []string {
+	return append(baseEnv(), "VAULT_ADDR="+v.Addr, "VAULT_TOKEN="+v.RootToken)
 }
 
 // CLI runs the real vault binary against this server (VAULT_ADDR and
 // VAULT_TOKEN set to the root token), bounded by CLITimeout.
-func (s *Server) CLI(t testing.TB, args ...string) (stdout, stderr string, err error) {
+func (v *Process) CLI(t testing.TB, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	stdout, stderr, err = runVault(s.bin, s.cliEnv(), CLITimeout, args...)
-	s.mu.Lock()
-	s.cliStderr.WriteString(stderr)
-	s.mu.Unlock()
+	stdout, stderr, err = runVault(v.bin, v.cliEnv(), CLITimeout, args...)
+	v.mu.Lock()
+	v.cliStderr.WriteString(stderr)
+	v.mu.Unlock()
 	return stdout, stderr, err
 }
 
 // CLIStderr is everything the CLI printed to stderr (its errors and
 // warnings) against this server so far, for tests that scan it for secrets.
-func (s *Server) CLIStderr() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cliStderr.String()
+func (v *Process) CLIStderr() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.cliStderr.String()
 }
 
 // MustCLI is CLI that fails the test, showing stderr, when the command fails.
-func (s *Server) MustCLI(t testing.TB, args ...string) string {
+func (v *Process) MustCLI(t testing.TB, args ...string) string {
 	t.Helper()
-	stdout, stderr, err := s.CLI(t, args...)
+	stdout, stderr, err := v.CLI(t, args...)
 	if err != nil {
 		t.Fatalf("vault %s: %v\nstderr:\n%s\nstdout:\n%s", strings.Join(args, " "), err, stderr, stdout)
 	}
@@ -66,9 +66,9 @@ func (s *Server) MustCLI(t testing.TB, args ...string) string {
 // ReadJSON runs `vault read -format=json path args...` (args are key=value
 // request data) and returns the whole parsed response: the secret's fields
 // are under "data" (and under "data"."data" for kv-v2).
-func (s *Server) ReadJSON(t testing.TB, path string, args ...string) map[string]any {
+func (v *Process) ReadJSON(t testing.TB, path string, args ...string) map[string]any {
 	t.Helper()
-	out := s.MustCLI(t, append([]string{"read", "-format=json", path}, args...)...)
+	out := v.MustCLI(t, append([]string{"read", "-format=json", path}, args...)...)
 	var m map[string]any
 	if err := json.Unmarshal([]byte(out), &m); err != nil {
 		t.Fatalf("vault read %s: output is not JSON: %v\n%s", path, err, out)

@@ -39,3 +39,9 @@ func health(addr string) (*api.HealthResponse, error) {
 func isActive(h *api.HealthResponse) bool {
 	return h != nil && h.Initialized && !h.Sealed && !h.Standby && !h.PerformanceStandby
 }
+
+// isUnsealed reports an initialised, unsealed node, active or standby.
+func isUnsealed(h *api.HealthResponse) bool { return h != nil && h.Initialized && !h.Sealed }
+
+// answering accepts any sys/health answer: the listener is up.
+func answering(*api.HealthResponse) bool { return true }

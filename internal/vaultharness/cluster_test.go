@@ -39,23 +39,23 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("standbys of node%d = %v", active, standbys)
 	}
 	for _, i := range standbys {
-		h, err := c.Nodes[i].Health()
+		h, err := c.Nodes[i].Process.Health()
 		if err != nil || !h.Standby || h.Sealed {
 			t.Fatalf("node%d health = %+v, %v; want an unsealed standby", i, h, err)
 		}
 	}
 
 	// Mount and write through a standby (forwarded), read through the other.
-	c.Nodes[standbys[0]].MustCLI(t, "secrets", "enable", "-path=kv", "kv")
-	c.Nodes[standbys[0]].MustCLI(t, "kv", "put", "kv/harness", "color=blue")
-	if got := c.Nodes[standbys[1]].ReadJSON(t, "kv/harness")["data"].(map[string]any)["color"]; got != "blue" {
+	c.Nodes[standbys[0]].Process.MustCLI(t, "secrets", "enable", "-path=kv", "kv")
+	c.Nodes[standbys[0]].Process.MustCLI(t, "kv", "put", "kv/harness", "color=blue")
+	if got := c.Nodes[standbys[1]].Process.ReadJSON(t, "kv/harness")["data"].(map[string]any)["color"]; got != "blue" {
 		t.Fatalf("read through node%d: color = %v", standbys[1], got)
 	}
 
 	// The plugin runs on the active node only, and dies with it.
 	c.RegisterAndEnable(t, p, "resamania")
-	c.Nodes[active].WaitForLog(t, "plugin started", 10*time.Second)
-	pids := c.Nodes[active].PluginPIDs()
+	c.Nodes[active].Process.WaitForLog(t, "plugin started", 10*time.Second)
+	pids := c.Nodes[active].Process.PluginPIDs()
 	if len(pids) == 0 {
 		t.Fatalf("no plugin pid in node%d's log", active)
 	}
@@ -64,14 +64,14 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("no plugin process of node%d is alive: %v", active, pids)
 	}
 	for _, i := range standbys {
-		if got := c.Nodes[i].PluginPIDs(); len(got) != 0 {
+		if got := c.Nodes[i].Process.PluginPIDs(); len(got) != 0 {
 			t.Errorf("standby node%d started plugin processes %v", i, got)
 		}
 	}
 
 	killedAt := time.Now()
 	c.Kill(t, active)
-	if c.Nodes[active].Running() {
+	if c.Nodes[active].Process.Running() {
 		t.Fatal("killed node still running")
 	}
 	for _, pid := range pids {
@@ -85,22 +85,22 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("the killed node%d is reported active", active)
 	}
 	for _, i := range c.Standbys(-1) {
-		got := c.Nodes[i].ReadJSON(t, "kv/harness")["data"].(map[string]any)["color"]
+		got := c.Nodes[i].Process.ReadJSON(t, "kv/harness")["data"].(map[string]any)["color"]
 		if got != "blue" {
 			t.Fatalf("after failover, read through node%d: color = %v", i, got)
 		}
 	}
-	if out := c.Nodes[next].MustCLI(t, "secrets", "list"); !strings.Contains(out, "resamania/") {
+	if out := c.Nodes[next].Process.MustCLI(t, "secrets", "list"); !strings.Contains(out, "resamania/") {
 		t.Fatalf("plugin mount missing on the new active node:\n%s", out)
 	}
 
 	c.Restart(t, active)
-	h, err := c.Nodes[active].Health()
+	h, err := c.Nodes[active].Process.Health()
 	if err != nil || h.Sealed || !h.Standby {
 		t.Fatalf("restarted node%d health = %+v, %v; want an unsealed standby", active, h, err)
 	}
-	c.Nodes[active].MustCLI(t, "kv", "put", "kv/harness", "color=green")
-	if got := c.Nodes[next].ReadJSON(t, "kv/harness")["data"].(map[string]any)["color"]; got != "green" {
+	c.Nodes[active].Process.MustCLI(t, "kv", "put", "kv/harness", "color=green")
+	if got := c.Nodes[next].Process.ReadJSON(t, "kv/harness")["data"].(map[string]any)["color"]; got != "green" {
 		t.Fatalf("write through the restarted node: color = %v", got)
 	}
 }

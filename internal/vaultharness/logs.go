@@ -3,8 +3,6 @@ package vaultharness
 import (
 	"os"
 	"strings"
-	"testing"
-	"time"
 )
 
 // ReadLog returns the content of a log file, or "" if it cannot be read.
@@ -23,22 +21,4 @@ func logTail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// waitForLog waits until the log at path contains substr; it gives up early
-// when p has exited, since nothing more will be written then.
-func waitForLog(t testing.TB, p *process, path, substr string, timeout time.Duration) {
-	t.Helper()
-	err := waitUntil(timeout, "log line "+substr, func() (bool, error) {
-		if strings.Contains(ReadLog(path), substr) {
-			return true, nil
-		}
-		if p != nil && p.exited() && !strings.Contains(ReadLog(path), substr) {
-			return true, errExited(p)
-		}
-		return false, nil
-	})
-	if err != nil {
-		t.Fatalf("%s: %v\n--- %s (tail) ---\n%s", path, err, path, logTail(path, 40))
-	}
 }

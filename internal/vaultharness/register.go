@@ -8,43 +8,43 @@ import (
 // Register adds p to the plugin catalog as a secrets plugin with its sha256
 // and version. The binary must sit in the server's plugin directory (start
 // the server with Options{PluginDir: p.Dir}).
-func (s *Server) Register(t testing.TB, p *Plugin) {
+func (v *Process) Register(t testing.TB, p *Plugin) {
 	t.Helper()
-	if s.PluginDir == "" {
+	if v.PluginDir == "" {
 		t.Fatalf("register %s: server has no plugin directory (set Options.PluginDir)", p.Name)
 	}
-	if !sameDir(filepath.Dir(p.Path), s.PluginDir) {
-		t.Fatalf("register %s: binary %s is not in the server's plugin directory %s (use Options{PluginDir: p.Dir})", p.Name, p.Path, s.PluginDir)
+	if !sameDir(filepath.Dir(p.Path), v.PluginDir) {
+		t.Fatalf("register %s: binary %s is not in the server's plugin directory %s (use Options{PluginDir: p.Dir})", p.Name, p.Path, v.PluginDir)
 	}
 	args := []string{"plugin", "register", "-sha256=" + p.SHA256, "-command=" + filepath.Base(p.Path)}
 	if p.Version != "" {
 		args = append(args, "-version="+p.Version)
 	}
-	s.MustCLI(t, append(args, "secret", p.Name)...)
+	v.MustCLI(t, append(args, "secret", p.Name)...)
 }
 
 // Enable mounts p at mountPath, pinned to p.Version when it has one.
-func (s *Server) Enable(t testing.TB, p *Plugin, mountPath string) {
+func (v *Process) Enable(t testing.TB, p *Plugin, mountPath string) {
 	t.Helper()
 	args := []string{"secrets", "enable", "-path=" + mountPath}
 	if p.Version != "" {
 		args = append(args, "-plugin-version="+p.Version)
 	}
-	s.MustCLI(t, append(args, p.Name)...)
+	v.MustCLI(t, append(args, p.Name)...)
 }
 
 // RegisterAndEnable registers p and mounts it at mountPath.
-func (s *Server) RegisterAndEnable(t testing.TB, p *Plugin, mountPath string) {
+func (v *Process) RegisterAndEnable(t testing.TB, p *Plugin, mountPath string) {
 	t.Helper()
-	s.Register(t, p)
-	s.Enable(t, p, mountPath)
+	v.Register(t, p)
+	v.Enable(t, p, mountPath)
 }
 
 // ReloadPlugin reloads every mount of the secrets plugin p on this node
 // (`vault plugin reload -type=secret -plugin=<name>`).
-func (s *Server) ReloadPlugin(t testing.TB, p *Plugin) {
+func (v *Process) ReloadPlugin(t testing.TB, p *Plugin) {
 	t.Helper()
-	s.MustCLI(t, "plugin", "reload", "-type=secret", "-plugin="+p.Name)
+	v.MustCLI(t, "plugin", "reload", "-type=secret", "-plugin="+p.Name)
 }
 
 // sameDir compares directories after resolving symlinks (/tmp may be one).

@@ -1,0 +1,52 @@
+package vaultharness
+
+import (
+	"testing"
+	"time"
+)
+
+// Kill simulates a crash of node i: SIGKILL to its process group, so the
+// plugin processes it started die with it, then a bounded wait for the
+// process to be gone.
+func (c *Cluster) Kill(t testing.TB, i int) {
+	t.Helper()
+	if err := c.Nodes[i].Process.kill(); err != nil {
+		t.Fatalf("kill: %v", err)
+	}
+}
+
+// Restart starts node i again on its data dir, config and ports (after
+// stopping it when it still runs) and unseals it; it then waits until the
+// node is unsealed, knows the active node, and every node is a voter again.
+func (c *Cluster) Restart(t testing.TB, i int) {
+	t.Helper()
+	n := c.Nodes[i]
+	n.Process.Stop()
+	start := time.Now()
+	if err := c.rejoin(n, start.Add(StartTimeout)); err != nil {
+		n.Process.Stop()
+		t.Fatalf("restart %s: %v\n--- %s (tail) ---\n%s", n.NodeID, err, n.Process.LogPath, logTail(n.Process.LogPath, 60))
+	}
+	t.Logf("vault %s at %s restarted and unsealed in %s", n.NodeID, n.Process.Addr, time.Since(start).Round(time.Millisecond))
+}
+
+// rejoin starts a stopped node and brings it back into the cluster.
+func (c *Cluster) rejoin(n *Node, deadline time.Time) error {
+	p := n.Process
+	if err := p.start(); err != nil {
+		return err
+	}
+	if _, err := p.waitHealth(deadline, "listener", answering); err != nil {
+		return err
+	}
+	if err := p.unseal(deadline); err != nil {
+		return err
+	}
+	if _, err := p.waitHealth(deadline, "unsealed", isUnsealed); err != nil {
+		return err
+	}
+	if err := p.waitKnowsLeader(deadline); err != nil {
+		return err
+	}
+	return c.waitVoters(deadline, len(c.Nodes))
+}

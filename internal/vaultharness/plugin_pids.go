@@ -1,0 +1,54 @@
+package vaultharness
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// pluginStartedRe matches go-plugin's debug line when Vault starts a plugin
+// process: "... plugin started: path=/x/vault-plugin-... pid=12345".
+var pluginStartedRe = regexp.MustCompile(`plugin started: path=.* pid=(\d+)`)
+
+// PluginPIDs lists the pids of every plugin process this server started, in
+// order, over all its starts (it reads the log, so the log level must be
+// debug or trace).
+func (v *Process) PluginPIDs() []int {
+	var pids []int
+	for _, m := range pluginStartedRe.FindAllStringSubmatch(v.Log(), -1) {
+		if pid, err := strconv.Atoi(m[1]); err == nil && !slices.Contains(pids, pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// PluginPIDOwners maps the pid of every plugin process any node started to
+// that node's index.
+func (c *Cluster) PluginPIDOwners() map[int]int {
+	owners := map[int]int{}
+	for _, n := range c.Nodes {
+		for _, pid := range n.Process.PluginPIDs() {
+			owners[pid] = n.Index
+		}
+	}
+	return owners
+}
+
+// ProcessAlive reports whether pid is a live process (not a zombie), from
+// /proc/<pid>/stat.
+func ProcessAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// "pid (comm) S ...": the state follows the last ')'.
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z' && s[i+2] != 'X'
+	}
+	return true
+}
