@@ -9,58 +9,38 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/vault/api"
 	"github.com/stretchr/testify/require"
 
-	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/vaultharness"
 )
 
-const (
-	redirectURI    = "https://app.example/callback"
-	member         = "alice"
-	memberPassword = "SENTINEL-e2e-member-password"
-	credsPath      = mount + "/creds/" + chain + "/" + member
-)
+// credsPath is the member's credential.
+const credsPath = credsPrefix + member
 
-// newCredsStack is a stack whose client may use the code flow, with access
-// tokens that live accessLife seconds.
+// newCredsStack is a stack whose access tokens live accessLife seconds, with
+// the chain configured.
 func newCredsStack(t *testing.T, accessLife int) *stack {
-	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}})
-	st.fake.AddClient(fakeresamania.Client{ClientToken: chain, ClientID: clientID, ClientSecret: clientSecret, ExpiresIn: accessLife, RedirectURIs: []string{redirectURI}})
-	st.fake.AddMember(chain, member, memberPassword)
+	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}, expiresIn: accessLife})
 	st.configure(t)
 	return st
 }
 
-// signIn: the login URL from the plugin, the fake's login redirect carrying
-// the code, the code written back through the CLI. Returns the code.
+// signIn: the login URL from the plugin, the member's browser step, the code
+// and state written back through the CLI. Returns the code.
 func (st *stack) signIn(t *testing.T, name string) string {
 	t.Helper()
 	out := st.vault.MustCLI(t, "write", "-format=json", mount+"/auth-code-url/"+chain, "redirect_uri="+redirectURI)
 	var issued struct{ Data struct{ URL, State string } }
 	require.NoError(t, json.Unmarshal([]byte(out), &issued))
-	require.True(t, strings.HasPrefix(issued.Data.URL, st.fake.URL()+"/"+chain+"/oauth/login?response_type=code&client_id="+clientID+"&redirect_uri="), issued.Data.URL)
-
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noRedirect.PostForm(issued.Data.URL, url.Values{"username": {member}, "password": {memberPassword}})
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusFound, resp.StatusCode)
-	back, err := url.Parse(resp.Header.Get("Location"))
-	require.NoError(t, err)
-	require.Equal(t, issued.Data.State, back.Query().Get("state"))
-	code := back.Query().Get("code")
-
-	st.vault.MustCLI(t, "write", mount+"/creds/"+chain+"/"+name, "code="+code, "redirect_uri="+redirectURI, "state="+issued.Data.State)
+	code := memberSignsIn(t, st.fake, issued.Data.URL, issued.Data.State)
+	st.vault.MustCLI(t, "write", credsPrefix+name, "code="+code, "redirect_uri="+redirectURI, "state="+issued.Data.State)
 	return code
 }
 
 func (st *stack) readCred(t *testing.T, name string) tokenRead {
 	t.Helper()
-	out := st.vault.MustCLI(t, "read", "-format=json", mount+"/creds/"+chain+"/"+name)
-	var r tokenRead
-	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
-	return r
+	return st.readLeased(t, credsPrefix+name)
 }
 
 func TestSignInFlowAndRefreshOnARealVault(t *testing.T) {
@@ -89,7 +69,7 @@ func TestSignInFlowAndRefreshOnARealVault(t *testing.T) {
 	require.JSONEq(t, `["alice"]`, st.vault.MustCLI(t, "list", "-format=json", mount+"/creds/"+chain))
 
 	// The code is single use: a second exchange is a clear 400.
-	_, stderr, err := st.vault.CLI(t, "write", mount+"/creds/"+chain+"/bob", "code="+code, "redirect_uri="+redirectURI)
+	_, stderr, err := st.vault.CLI(t, "write", credsPrefix+"bob", "code="+code, "redirect_uri="+redirectURI)
 	require.Error(t, err)
 	require.Contains(t, stderr, "Code: 400")
 	require.Contains(t, stderr, "sign in again")
@@ -121,27 +101,8 @@ func TestImportAndConcurrentReadsRefreshOnce(t *testing.T) {
 	st.readCred(t, member)
 
 	time.Sleep(4 * time.Second) // expired
-	var wg sync.WaitGroup
-	tokens := make([]string, 200)
-	errs := make([]error, 200)
-	for i := range tokens {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s, err := st.vault.Client.Logical().Read(credsPath)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			tokens[i], _ = s.Data["access_token"].(string)
-		}()
-	}
-	wg.Wait()
-	for i := range tokens {
-		require.NoError(t, errs[i])
-		require.Equal(t, tokens[0], tokens[i])
-	}
-	require.True(t, st.fake.AccessTokenValid(tokens[0]))
+	tok := readAtOnce(t, []*api.Client{st.vault.Client}, 200, credsPath)
+	require.True(t, st.fake.AccessTokenValid(tok))
 	require.Equal(t, 2, st.fake.TokenRequests(chain, "refresh_token"), "200 readers, one refresh")
 }
 

@@ -10,18 +10,47 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/testsupport"
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/vaultharness"
 )
 
 // Sentinels: secrets that must never appear in a log, CLI output or error.
 const (
-	chain        = "mychain"
-	clientID     = "123_e2eclient"
-	clientSecret = "SENTINEL-e2e-client-secret-c81f"
-	gatewayKey   = "SENTINEL-e2e-gateway-key-44d0"
-	pluginVer    = "v0.1.0-e2e"
-	mount        = "resamania"
+	chain          = "mychain"
+	clientID       = "123_e2eclient"
+	clientSecret   = "SENTINEL-e2e-client-secret-c81f"
+	gatewayKey     = "SENTINEL-e2e-gateway-key-44d0"
+	memberPassword = "SENTINEL-e2e-member-password"
+	pluginVer      = "v0.1.0-e2e"
+	mount          = "resamania"
+	redirectURI    = "https://app.example/callback"
+	member         = "alice"
 )
+
+// The chain's paths under the mount.
+const (
+	tokenPath   = mount + "/token/" + chain
+	configPath  = mount + "/config/" + chain
+	credsPrefix = mount + "/creds/" + chain + "/"
+)
+
+// startFake starts the fake Resamania server with the chain's client, whose
+// access tokens live expiresIn seconds (0 is an hour), and a member who can
+// sign in.
+func startFake(t *testing.T, expiresIn int) *fakeresamania.Server {
+	t.Helper()
+	fake := fakeresamania.Start(fakeresamania.Options{PathPrefix: "/integration", GatewayKey: gatewayKey})
+	t.Cleanup(fake.Close)
+	fake.AddClient(fakeresamania.Client{ClientToken: chain, ClientID: clientID, ClientSecret: clientSecret, ExpiresIn: expiresIn, RedirectURIs: []string{redirectURI}})
+	fake.AddMember(chain, member, memberPassword)
+	return fake
+}
+
+// secretsToHide lists what no log may hold: the sentinels and every token
+// and code the fake issued.
+func secretsToHide(fake *fakeresamania.Server) []string {
+	return append([]string{clientSecret, gatewayKey, memberPassword}, fake.IssuedSecrets()...)
+}
 
 // stack is a real Vault with the plugin mounted and a fake Resamania server.
 type stack struct {
@@ -39,10 +68,7 @@ type stackOptions struct {
 func newStack(t *testing.T, opts stackOptions) *stack {
 	t.Helper()
 	vaultharness.Require(t)
-	fake := fakeresamania.Start(fakeresamania.Options{PathPrefix: "/integration", GatewayKey: gatewayKey})
-	t.Cleanup(fake.Close)
-	fake.AddClient(fakeresamania.Client{ClientToken: chain, ClientID: clientID, ClientSecret: clientSecret, ExpiresIn: opts.expiresIn})
-
+	fake := startFake(t, opts.expiresIn)
 	plugin := vaultharness.BuildPlugin(t, pluginVer)
 	opts.vault.PluginDir = plugin.Dir
 	st := &stack{fake: fake, plugin: plugin}
@@ -58,7 +84,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 // configure writes the chain's config through the CLI.
 func (st *stack) configure(t *testing.T, extra ...string) {
 	t.Helper()
-	args := append([]string{"write", mount + "/config/" + chain,
+	args := append([]string{"write", configPath,
 		"api_base_url=" + st.fake.URL(), "client_id=" + clientID, "client_secret=" + clientSecret, "api_key=" + gatewayKey}, extra...)
 	st.vault.MustCLI(t, args...)
 }
@@ -66,7 +92,14 @@ func (st *stack) configure(t *testing.T, extra ...string) {
 // readToken is `vault read -format=json resamania/token/<chain>`, parsed.
 func (st *stack) readToken(t *testing.T) tokenRead {
 	t.Helper()
-	out := st.vault.MustCLI(t, "read", "-format=json", mount+"/token/"+chain)
+	return st.readLeased(t, tokenPath)
+}
+
+// readLeased is `vault read -format=json <path>` of a token or a credential,
+// parsed.
+func (st *stack) readLeased(t *testing.T, path string) tokenRead {
+	t.Helper()
+	out := st.vault.MustCLI(t, "read", "-format=json", path)
 	var r tokenRead
 	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
 	return r
@@ -93,22 +126,14 @@ func (st *stack) assertNoSecretInLogs(t *testing.T) {
 	if st.vault == nil {
 		return
 	}
-	secrets := append([]string{clientSecret, gatewayKey, memberPassword}, st.fake.IssuedAccessTokens()...)
-	secrets = append(secrets, st.fake.IssuedRefreshTokens()...)
-	secrets = append(secrets, st.fake.IssuedCodes()...)
-	logs := map[string]string{st.vault.LogPath: st.vault.Log(), "the CLI's stderr": st.vault.CLIStderr()}
+	secrets := secretsToHide(st.fake)
+	testsupport.AssertNoSecret(t, st.vault.LogPath, st.vault.Log(), secrets)
+	testsupport.AssertNoSecret(t, "the CLI's stderr", st.vault.CLIStderr(), secrets)
 	if st.audit != "" {
 		audit := vaultharness.ReadLog(st.audit)
 		if !strings.Contains(audit, mount+"/") || !strings.Contains(audit, "hmac-sha256:") {
 			t.Errorf("the audit log %s holds no HMAC'd request to the plugin: the check would prove nothing", st.audit)
 		}
-		logs[st.audit] = audit
-	}
-	for path, text := range logs {
-		for _, s := range secrets {
-			if strings.Contains(text, s) {
-				t.Errorf("a secret appears in %s: %.14s...", path, s)
-			}
-		}
+		testsupport.AssertNoSecret(t, st.audit, audit, secrets)
 	}
 }

@@ -3,10 +3,10 @@ package e2e
 import (
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/vault/api"
 	"github.com/stretchr/testify/require"
 
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/vaultharness"
@@ -16,7 +16,7 @@ func TestConfigRoundTripWithoutSecrets(t *testing.T) {
 	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}})
 	st.configure(t, "scope=read")
 
-	out := st.vault.MustCLI(t, "read", "-format=json", mount+"/config/"+chain)
+	out := st.vault.MustCLI(t, "read", "-format=json", configPath)
 	require.NotContains(t, out, clientSecret)
 	require.NotContains(t, out, gatewayKey)
 	var cfg struct{ Data map[string]any }
@@ -30,7 +30,7 @@ func TestConfigRoundTripWithoutSecrets(t *testing.T) {
 	list := st.vault.MustCLI(t, "list", "-format=json", mount+"/config")
 	require.JSONEq(t, `["mychain"]`, list)
 
-	help := st.vault.MustCLI(t, "path-help", mount+"/token/"+chain)
+	help := st.vault.MustCLI(t, "path-help", tokenPath)
 	require.Contains(t, help, "minimum_seconds")
 	require.Contains(t, help, "safety margin")
 
@@ -42,8 +42,8 @@ func TestConfigRoundTripWithoutSecrets(t *testing.T) {
 	require.NotContains(t, stderr, clientSecret)
 	require.JSONEq(t, `["mychain"]`, st.vault.MustCLI(t, "list", "-format=json", mount+"/config"))
 
-	st.vault.MustCLI(t, "delete", mount+"/config/"+chain)
-	_, _, err = st.vault.CLI(t, "read", mount+"/config/"+chain)
+	st.vault.MustCLI(t, "delete", configPath)
+	_, _, err = st.vault.CLI(t, "read", configPath)
 	require.Error(t, err, "a deleted config reads as absent")
 }
 
@@ -55,7 +55,7 @@ func TestTokenReadLeaseAndCache(t *testing.T) {
 	require.True(t, st.fake.AccessTokenValid(first.Data.AccessToken))
 	require.Equal(t, "Bearer", first.Data.TokenType)
 	require.InDelta(t, 3600, first.Data.ExpiresIn, 5)
-	require.True(t, strings.HasPrefix(first.LeaseID, mount+"/token/"+chain+"/"), first.LeaseID)
+	require.True(t, strings.HasPrefix(first.LeaseID, tokenPath+"/"), first.LeaseID)
 	require.False(t, first.Renewable)
 	require.InDelta(t, 3600-60, first.LeaseDuration, 5, "the lease ends a minute before the token")
 	expiresAt, err := time.Parse(time.RFC3339, first.Data.ExpiresAt)
@@ -85,36 +85,16 @@ func TestConcurrentColdReadsMakeOneUpstreamCall(t *testing.T) {
 	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}})
 	st.configure(t)
 
-	var wg sync.WaitGroup
-	tokens := make([]string, 50)
-	errs := make([]error, 50)
-	for i := range tokens {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			secret, err := st.vault.Client.Logical().Read(mount + "/token/" + chain)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			tokens[i], _ = secret.Data["access_token"].(string)
-		}()
-	}
-	wg.Wait()
-	for i := range tokens {
-		require.NoError(t, errs[i])
-		require.Equal(t, tokens[0], tokens[i])
-	}
-	require.NotEmpty(t, tokens[0])
+	readAtOnce(t, []*api.Client{st.vault.Client}, 50, tokenPath)
 	require.Equal(t, 1, st.fake.TokenRequests(chain, ""))
 }
 
 func TestInvalidClientIsClearThroughCLI(t *testing.T) {
 	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}})
 	const wrong = "SENTINEL-e2e-wrong-secret-0b9e"
-	st.vault.MustCLI(t, "write", mount+"/config/"+chain, "api_base_url="+st.fake.URL(), "client_id="+clientID, "client_secret="+wrong, "api_key="+gatewayKey)
+	st.vault.MustCLI(t, "write", configPath, "api_base_url="+st.fake.URL(), "client_id="+clientID, "client_secret="+wrong, "api_key="+gatewayKey)
 
-	_, stderr, err := st.vault.CLI(t, "read", mount+"/token/"+chain)
+	_, stderr, err := st.vault.CLI(t, "read", tokenPath)
 	require.Error(t, err)
 	require.Contains(t, stderr, "Code: 502")
 	require.Contains(t, stderr, `chain "mychain"`)
@@ -125,8 +105,8 @@ func TestInvalidClientIsClearThroughCLI(t *testing.T) {
 	require.Equal(t, 1, st.fake.TokenRequests(chain, ""), "a rejected client is not retried")
 
 	// Without the gateway key, the gateway's 401 says what to set.
-	st.vault.MustCLI(t, "write", mount+"/config/"+chain, "client_secret="+clientSecret, "api_key=")
-	_, stderr, err = st.vault.CLI(t, "read", mount+"/token/"+chain)
+	st.vault.MustCLI(t, "write", configPath, "client_secret="+clientSecret, "api_key=")
+	_, stderr, err = st.vault.CLI(t, "read", tokenPath)
 	require.Error(t, err)
 	require.Contains(t, stderr, "set api_key")
 }
