@@ -136,16 +136,9 @@ func testFileStorageRestart(t *testing.T) {
 }
 
 // TestPluginRegistration builds the real plugin and mounts it in a dev
-// server. It is skipped until cmd/vault-plugin-secrets-resamania exists.
+// server, then in a file-storage server that restarts.
 func TestPluginRegistration(t *testing.T) {
 	Require(t)
-	root, err := RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, PluginPackage, "main.go")); err != nil {
-		t.Skipf("plugin main package not there yet: %v", err)
-	}
 	p := BuildPlugin(t, "v0.0.1-harness")
 	s := StartServer(t, Options{Dev: true, PluginDir: p.Dir})
 	s.RegisterAndEnable(t, p, "resamania")
