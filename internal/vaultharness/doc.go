@@ -1,5 +1,5 @@
-// Package vaultharness runs real Vault processes (server and agent) on
-// loopback for end-to-end tests of the Resamania secrets plugin.
+// Package vaultharness runs real Vault processes (a server, a raft cluster,
+// an agent) on loopback for end-to-end tests of the Resamania secrets plugin.
 //
 // It drives the real `vault` binary built by scripts/build-vault.sh (or
 // $VAULT_BIN) instead of linking github.com/hashicorp/vault, so the plugin's
