@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
 )
@@ -67,39 +67,49 @@ func TestFaultTable(t *testing.T) {
 
 // faultEnv is a backend whose chain talks to the fake; with tls the fake serves
 // https with a certificate the chain does not trust.
-func faultEnv(t *testing.T, fk faultKind, accessLife int) (*testEnv, *atomic.Int32) {
+func faultEnv(t *testing.T, fk faultKind, accessLife int) (*testEnv, *redirectTarget) {
 	env := getTestBackendWith(t, fakeresamania.Options{TLS: fk.tls})
 	env.fake.AddClient(fakeresamania.Client{ClientToken: testChain, ClientID: testClientID, ClientSecret: testSecret, ExpiresIn: accessLife, RedirectURIs: []string{testRedirect}})
 	env.configure(map[string]any{"request_timeout": "1s"})
-	// A redirect target that must never be reached.
-	var stolen atomic.Int32
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { stolen.Add(1) }))
-	t.Cleanup(other.Close)
-	if fk.fault.Status == 302 {
-		fk.fault.RedirectTo = other.URL + "/steal"
-	}
-	return env, &stolen
+	return env, newRedirectTarget(t)
 }
 
-func inject(env *testEnv, fk faultKind, grant string) {
+// redirectTarget is a server that the fake's redirects point to, and that no
+// request of the plugin may ever reach: it would carry the credentials.
+type redirectTarget struct {
+	srv     *httptest.Server
+	url     string
+	reached atomic.Int32
+}
+
+func newRedirectTarget(t *testing.T) *redirectTarget {
+	target := &redirectTarget{}
+	target.srv = httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { target.reached.Add(1) }))
+	t.Cleanup(target.srv.Close)
+	target.url = target.srv.URL + "/steal"
+	return target
+}
+
+func inject(env *testEnv, fk faultKind, grant string, target *redirectTarget) {
 	if fk.tls {
 		return
 	}
 	f := fk.fault
 	f.GrantType = grant
 	if f.Status == 302 {
-		f.RedirectTo = "http://127.0.0.1:1/steal"
+		f.RedirectTo = target.url
 	}
 	env.fake.InjectFault(f)
 }
 
 func runClientCredentialsFault(t *testing.T, fk faultKind) {
-	before := runtime.NumGoroutine()
-	env, stolen := faultEnv(t, fk, 3600)
-	inject(env, fk, "client_credentials")
+	leaks := goleak.IgnoreCurrent()
+	env, target := faultEnv(t, fk, 3600)
+	inject(env, fk, "client_credentials", target)
 	start := time.Now()
 	resp, err := env.request(logical.ReadOperation, "token/"+testChain, nil)
 	require.Less(t, time.Since(start), 8*time.Second, "bounded")
+	require.Zero(t, target.reached.Load(), "credentials were sent to a redirect target")
 	if fk.ccWant == "" {
 		require.NoError(t, err)
 		require.False(t, resp.IsError(), "%v", resp.Error())
@@ -115,13 +125,12 @@ func runClientCredentialsFault(t *testing.T, fk faultKind) {
 		code := err.(logical.HTTPCodedError).Code()
 		require.True(t, code == 502 || code == 503, "code %d", code)
 	}
-	require.Zero(t, stolen.Load(), "credentials were sent to a redirect target")
-	requireNoGoroutineLeft(t, env, before)
+	requireNoGoroutineLeft(t, env, target, leaks)
 }
 
 func runRefreshFault(t *testing.T, fk faultKind) {
-	before := runtime.NumGoroutine()
-	env, _ := faultEnv(t, fk, 60)
+	leaks := goleak.IgnoreCurrent()
+	env, target := faultEnv(t, fk, 60)
 	if fk.tls {
 		// Sign in over TLS with the right CA, then drop it: the refresh meets
 		// a certificate the chain no longer trusts.
@@ -135,7 +144,7 @@ func runRefreshFault(t *testing.T, fk faultKind) {
 		require.NoError(t, err)
 	}
 	env.clock.Advance(2 * time.Minute) // the access token has expired
-	inject(env, fk, "refresh_token")
+	inject(env, fk, "refresh_token", target)
 
 	start := time.Now()
 	resp, err := env.request(logical.ReadOperation, credPath, nil)
@@ -180,17 +189,15 @@ func runRefreshFault(t *testing.T, fk faultKind) {
 		env.clock.Advance(2 * time.Hour) // past any lifetime a faulty answer claimed
 		require.True(t, env.fake.AccessTokenValid(env.readCred(t).Data["access_token"].(string)))
 	}
-	requireNoGoroutineLeft(t, env, before)
+	require.Zero(t, target.reached.Load(), "a refresh token was sent to a redirect target")
+	requireNoGoroutineLeft(t, env, target, leaks)
 }
 
-// requireNoGoroutineLeft: once the mount is cleaned and the fake closed, the
-// goroutine count returns to where the test began.
-func requireNoGoroutineLeft(t *testing.T, env *testEnv, before int) {
+// requireNoGoroutineLeft: once the mount is cleaned and the servers closed,
+// no goroutine is left of those the test started.
+func requireNoGoroutineLeft(t *testing.T, env *testEnv, target *redirectTarget, leaks goleak.Option) {
 	env.b.clean(t.Context())
 	env.fake.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	require.LessOrEqual(t, runtime.NumGoroutine(), before+2, "goroutines left behind")
+	target.srv.Close()
+	goleak.VerifyNone(t, leaks)
 }

@@ -7,11 +7,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/testsupport"
+
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
 )
 
 func TestCountersAndRecordedRequests(t *testing.T) {
-	clock := newClock()
+	clock := testsupport.NewClock()
 	srv := newServer(t, fakeresamania.Options{Now: clock.Now})
 	requireToken(t, postForm(t, srv, ccForm()))
 	requireOAuthError(t, postForm(t, srv, refreshForm("nope")), "invalid_grant")

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/testsupport"
+
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
 )
 
@@ -29,7 +31,7 @@ func TestCodeExchange(t *testing.T) {
 }
 
 func TestCodeExpiresAfter30Seconds(t *testing.T) {
-	clock := newClock()
+	clock := testsupport.NewClock()
 	srv := newServer(t, fakeresamania.Options{Now: clock.Now})
 
 	fresh := srv.IssueCode(chain, clientID, redirectURI, member)
@@ -77,7 +79,7 @@ func TestRefreshTokenIsSingleUse(t *testing.T) {
 }
 
 func TestRefreshTokenExpiry(t *testing.T) {
-	clock := newClock()
+	clock := testsupport.NewClock()
 	srv := newServer(t, fakeresamania.Options{Now: clock.Now})
 	srv.AddClient(fakeresamania.Client{ClientToken: chain, ClientID: "5_short", ClientSecret: "x",
 		ExpiresIn: 60, RefreshTokenTTL: time.Hour, RedirectURIs: []string{redirectURI}})

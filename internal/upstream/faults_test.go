@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
 )
@@ -158,7 +159,7 @@ func faultCases() []faultCase {
 // TestFaults runs every fault against every grant: error kind, status, code,
 // message, secrets absent, requests made, time taken, and no goroutine left.
 func TestFaults(t *testing.T) {
-	before := runtime.NumGoroutine()
+	leaks := goleak.IgnoreCurrent()
 	for _, fc := range faultCases() {
 		for _, g := range grants {
 			t.Run(fc.name+"/"+g.name, func(t *testing.T) {
@@ -166,7 +167,7 @@ func TestFaults(t *testing.T) {
 			})
 		}
 	}
-	requireGoroutinesBack(t, before)
+	goleak.VerifyNone(t, leaks)
 }
 
 func runFault(t *testing.T, fc faultCase, g grant) {
@@ -256,21 +257,6 @@ func runFault(t *testing.T, fc faultCase, g grant) {
 	}
 }
 
-// requireGoroutinesBack waits (bounded) for the goroutine count to fall back
-// to what it was: servers are closed and idle connections dropped by then.
-func requireGoroutinesBack(t *testing.T, before int) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Fatalf("%d goroutines left behind (before %d, after %d):\n%s", n-before, before, n, buf)
-	}
-}
-
 // TestAfterProcessing: the server rotated the refresh token (or consumed the
 // code), then the answer was lost. The client must not retry, and must say
 // the grant may be spent.
@@ -326,6 +312,7 @@ func TestCloseIdleConnections(t *testing.T) {
 	e := newEnv(t, fakeresamania.Options{})
 	c, err := New(e.cfg)
 	require.NoError(t, err)
+	leaks := goleak.IgnoreCurrent()
 	before := runtime.NumGoroutine()
 	for range 3 {
 		_, err = c.ClientCredentials(context.Background())
@@ -333,10 +320,10 @@ func TestCloseIdleConnections(t *testing.T) {
 	}
 	require.Greater(t, runtime.NumGoroutine(), before, "a kept-alive connection is open")
 	c.CloseIdleConnections()
-	requireGoroutinesBack(t, before)
+	goleak.VerifyNone(t, leaks)
 
 	_, err = c.ClientCredentials(context.Background())
 	require.NoError(t, err)
 	c.CloseIdleConnections()
-	requireGoroutinesBack(t, before)
+	goleak.VerifyNone(t, leaks)
 }
