@@ -42,23 +42,12 @@ func (s *Server) grant(req tokenRequest) (map[string]any, *oauthError) {
 	if !grantTypePattern.MatchString(grantType) {
 		return nil, errorf("invalid_request", "Invalid grant_type parameter or parameter missing")
 	}
-	clientID, secret := req.basicUser, req.basicPass
-	if clientID == "" {
-		clientID, secret = req.form.Get("client_id"), req.form.Get("client_secret")
-		if clientID == "" {
-			return nil, errorf("invalid_client", "Client id was not found in the headers or body")
-		}
-	}
-	c, ok := s.findClientLocked(req.clientToken, clientID)
-	if !ok || !c.secretMatches(secret) {
-		return nil, errorf("invalid_client", "The client credentials are invalid")
-	}
-	if !c.allowsGrant(grantType) {
-		return nil, errorf("unauthorized_client", "The grant type is unauthorized for this client_id")
+	c, secret, oerr := s.authenticateClientLocked(req, grantType)
+	if oerr != nil {
+		return nil, oerr
 	}
 
 	var g granted
-	var oerr *oauthError
 	switch grantType {
 	case GrantClientCredentials:
 		g, oerr = clientCredentials(c, secret)
@@ -93,6 +82,26 @@ func (s *Server) grant(req tokenRequest) (map[string]any, *oauthError) {
 		g.consume() // only now: a failed request leaves the code or token usable
 	}
 	return resp, nil
+}
+
+// authenticateClientLocked finds the client by Basic credentials, else by the
+// form's, and checks it may use the grant.
+func (s *Server) authenticateClientLocked(req tokenRequest, grantType string) (Client, string, *oauthError) {
+	clientID, secret := req.basicUser, req.basicPass
+	if clientID == "" {
+		clientID, secret = req.form.Get("client_id"), req.form.Get("client_secret")
+		if clientID == "" {
+			return Client{}, "", errorf("invalid_client", "Client id was not found in the headers or body")
+		}
+	}
+	c, ok := s.findClientLocked(req.clientToken, clientID)
+	if !ok || !c.secretMatches(secret) {
+		return Client{}, "", errorf("invalid_client", "The client credentials are invalid")
+	}
+	if !c.allowsGrant(grantType) {
+		return Client{}, "", errorf("unauthorized_client", "The grant type is unauthorized for this client_id")
+	}
+	return c, secret, nil
 }
 
 func clientCredentials(c Client, secret string) (granted, *oauthError) {
