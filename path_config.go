@@ -14,73 +14,78 @@ import (
 )
 
 func pathConfig(b *backend) []*framework.Path {
-	return []*framework.Path{
-		{
-			Pattern: "config/" + framework.GenericNameRegex("client_token"),
-			DisplayAttrs: &framework.DisplayAttributes{
-				OperationPrefix: operationPrefix,
-				OperationSuffix: "chain-configuration",
-			},
-			Fields: configFields(),
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.CreateOperation: &framework.PathOperation{
-					Callback: b.pathConfigWrite,
-					Summary:  "Store a club chain's OAuth client.",
-					DisplayAttrs: &framework.DisplayAttributes{
-						OperationVerb: "configure",
-					},
-					Responses: map[int][]framework.Response{http.StatusNoContent: {{Description: "stored"}}},
-				},
-				logical.UpdateOperation: &framework.PathOperation{
-					Callback: b.pathConfigWrite,
-					Summary:  "Change some fields of a club chain's OAuth client.",
-					DisplayAttrs: &framework.DisplayAttributes{
-						OperationVerb: "configure",
-					},
-					Responses: map[int][]framework.Response{http.StatusNoContent: {{Description: "stored"}}},
-				},
-				logical.ReadOperation: &framework.PathOperation{
-					Callback: b.pathConfigRead,
-					Summary:  "Read a club chain's configuration, without its secrets.",
-					DisplayAttrs: &framework.DisplayAttributes{
-						OperationVerb: "read",
-					},
-					Responses: map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: configReadFields()}}},
-				},
-				logical.DeleteOperation: &framework.PathOperation{
-					Callback: b.pathConfigDelete,
-					Summary:  "Delete a club chain's configuration and its cached token.",
-					DisplayAttrs: &framework.DisplayAttributes{
-						OperationVerb: "delete",
-					},
-					Responses: map[int][]framework.Response{http.StatusNoContent: {{Description: "deleted"}}},
-				},
-			},
-			ExistenceCheck:  b.pathConfigExists,
-			HelpSynopsis:    pathConfigHelpSyn,
-			HelpDescription: pathConfigHelpDesc,
+	return []*framework.Path{pathConfigEntry(b), pathConfigList(b)}
+}
+
+func pathConfigEntry(b *backend) *framework.Path {
+	return &framework.Path{
+		Pattern: "config/" + framework.GenericNameRegex("client_token"),
+		DisplayAttrs: &framework.DisplayAttributes{
+			OperationPrefix: operationPrefix,
+			OperationSuffix: "chain-configuration",
 		},
-		{
-			Pattern: "config/?$",
-			DisplayAttrs: &framework.DisplayAttributes{
-				OperationPrefix: operationPrefix,
-				OperationSuffix: "chain-configurations",
-			},
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ListOperation: &framework.PathOperation{
-					Callback: b.pathConfigList,
-					Summary:  "List the configured club chains.",
-					DisplayAttrs: &framework.DisplayAttributes{
-						OperationVerb: "list",
-					},
-					Responses: map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: map[string]*framework.FieldSchema{
-						"keys": {Type: framework.TypeStringSlice, Description: "The client_token of every configured chain."},
-					}}}},
+		Fields: configFields(),
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.CreateOperation: &framework.PathOperation{
+				Callback: b.pathConfigWrite,
+				Summary:  "Store a club chain's OAuth client.",
+				DisplayAttrs: &framework.DisplayAttributes{
+					OperationVerb: "configure",
 				},
+				Responses: map[int][]framework.Response{http.StatusNoContent: {{Description: "stored"}}},
 			},
-			HelpSynopsis:    pathConfigListHelpSyn,
-			HelpDescription: pathConfigListHelpDesc,
+			logical.UpdateOperation: &framework.PathOperation{
+				Callback: b.pathConfigWrite,
+				Summary:  "Change some fields of a club chain's OAuth client.",
+				DisplayAttrs: &framework.DisplayAttributes{
+					OperationVerb: "configure",
+				},
+				Responses: map[int][]framework.Response{http.StatusNoContent: {{Description: "stored"}}},
+			},
+			logical.ReadOperation: &framework.PathOperation{
+				Callback: b.pathConfigRead,
+				Summary:  "Read a club chain's configuration, without its secrets.",
+				DisplayAttrs: &framework.DisplayAttributes{
+					OperationVerb: "read",
+				},
+				Responses: map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: configReadFields()}}},
+			},
+			logical.DeleteOperation: &framework.PathOperation{
+				Callback: b.pathConfigDelete,
+				Summary:  "Delete a club chain's configuration and its cached token.",
+				DisplayAttrs: &framework.DisplayAttributes{
+					OperationVerb: "delete",
+				},
+				Responses: map[int][]framework.Response{http.StatusNoContent: {{Description: "deleted"}}},
+			},
 		},
+		ExistenceCheck:  b.pathConfigExists,
+		HelpSynopsis:    pathConfigHelpSyn,
+		HelpDescription: pathConfigHelpDesc,
+	}
+}
+
+func pathConfigList(b *backend) *framework.Path {
+	return &framework.Path{
+		Pattern: "config/?$",
+		DisplayAttrs: &framework.DisplayAttributes{
+			OperationPrefix: operationPrefix,
+			OperationSuffix: "chain-configurations",
+		},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.ListOperation: &framework.PathOperation{
+				Callback: b.pathConfigListRead,
+				Summary:  "List the configured club chains.",
+				DisplayAttrs: &framework.DisplayAttributes{
+					OperationVerb: "list",
+				},
+				Responses: map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: map[string]*framework.FieldSchema{
+					"keys": {Type: framework.TypeStringSlice, Description: "The client_token of every configured chain."},
+				}}}},
+			},
+		},
+		HelpSynopsis:    pathConfigListHelpSyn,
+		HelpDescription: pathConfigListHelpDesc,
 	}
 }
 
@@ -258,7 +263,7 @@ func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d 
 	})
 }
 
-func (b *backend) pathConfigList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+func (b *backend) pathConfigListRead(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
 	chains, err := req.Storage.List(ctx, configStoragePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("listing chains: %w", err)

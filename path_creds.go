@@ -4,21 +4,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
 func pathCreds(b *backend) []*framework.Path {
-	credPattern := "creds/" + framework.GenericNameRegex("client_token") + "/" + framework.GenericNameRegex("name")
-	nameFields := map[string]*framework.FieldSchema{
+	return []*framework.Path{pathCredsEntry(b), pathCredsStatus(b), pathCredsList(b)}
+}
+
+var credPattern = "creds/" + framework.GenericNameRegex("client_token") + "/" + framework.GenericNameRegex("name")
+
+// credNameFields name a credential: its chain and its name in the chain.
+func credNameFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
 		"client_token": {Type: framework.TypeString, Description: "Resamania's identifier of the club chain.", Required: true},
 		"name":         {Type: framework.TypeString, Description: "Your name for the member's credential, unique within the chain.", Required: true},
 	}
-	writeFields := map[string]*framework.FieldSchema{
+}
+
+func credWriteFields() map[string]*framework.FieldSchema {
+	fields := map[string]*framework.FieldSchema{
 		"code":          {Type: framework.TypeString, Description: "The one-time authorization code Resamania sent to redirect_uri after the member signed in.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
 		"redirect_uri":  {Type: framework.TypeString, Description: "The redirect_uri the sign-in used; required with code."},
 		"state":         {Type: framework.TypeString, Description: "The state returned with the code; checked against the states auth-code-url issued when given."},
@@ -29,85 +38,80 @@ func pathCreds(b *backend) []*framework.Path {
 			Default:     0,
 		},
 	}
-	for k, v := range nameFields {
-		writeFields[k] = v
-	}
-	return []*framework.Path{
-		{
-			Pattern:      credPattern,
-			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "member-credential"},
-			Fields:       writeFields,
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.CreateOperation: &framework.PathOperation{
-					Callback: b.pathCredsWrite, Summary: "Store a member's credential from an authorization code or a refresh token.",
-					DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "store"},
-					ForwardPerformanceStandby: true, ForwardPerformanceSecondary: true,
-					Responses: map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: credStatusFields()}}},
-				},
-				logical.UpdateOperation: &framework.PathOperation{
-					Callback: b.pathCredsWrite, Summary: "Replace a member's credential from an authorization code or a refresh token.",
-					DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "store"},
-					ForwardPerformanceStandby: true, ForwardPerformanceSecondary: true,
-					Responses: map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: credStatusFields()}}},
-				},
-				logical.ReadOperation: &framework.PathOperation{
-					Callback: b.pathCredsRead, Summary: "Get an access token for the member, refreshed when needed.",
-					DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "generate"},
-					ForwardPerformanceStandby: true, ForwardPerformanceSecondary: true,
-					Responses: map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: tokenResponseFields()}}},
-				},
-				logical.DeleteOperation: &framework.PathOperation{
-					Callback: b.pathCredsDelete, Summary: "Forget a member's credential.",
-					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "delete"},
-					Responses:    map[int][]framework.Response{http.StatusNoContent: {{Description: "deleted"}}},
-				},
+	maps.Copy(fields, credNameFields())
+	return fields
+}
+
+func pathCredsEntry(b *backend) *framework.Path {
+	stored := map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: credStatusFields()}}}
+	return &framework.Path{
+		Pattern:      credPattern,
+		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "member-credential"},
+		Fields:       credWriteFields(),
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.CreateOperation: &framework.PathOperation{
+				Callback: b.pathCredsWrite, Summary: "Store a member's credential from an authorization code or a refresh token.",
+				DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "store"},
+				ForwardPerformanceStandby: true, ForwardPerformanceSecondary: true,
+				Responses: stored,
 			},
-			ExistenceCheck:  b.pathCredsExists,
-			HelpSynopsis:    pathCredsHelpSyn,
-			HelpDescription: pathCredsHelpDesc,
-		},
-		{
-			Pattern:      credPattern + "/status$",
-			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "member-credential-status"},
-			Fields:       nameFields,
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ReadOperation: &framework.PathOperation{
-					Callback: b.pathCredsStatus, Summary: "Read a credential's state and history, without secrets.",
-					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "read"},
-					Responses:    map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: credStatusFields()}}},
-				},
+			logical.UpdateOperation: &framework.PathOperation{
+				Callback: b.pathCredsWrite, Summary: "Replace a member's credential from an authorization code or a refresh token.",
+				DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "store"},
+				ForwardPerformanceStandby: true, ForwardPerformanceSecondary: true,
+				Responses: stored,
 			},
-			HelpSynopsis:    "Read a member credential's state, without secrets.",
-			HelpDescription: "Shows whether the credential can be refreshed (state active), or needs the member to sign in again and why, and when it was created and last refreshed.",
-		},
-		{
-			Pattern:      "creds/" + framework.GenericNameRegex("client_token") + "/?$",
-			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "member-credentials"},
-			Fields:       map[string]*framework.FieldSchema{"client_token": nameFields["client_token"]},
-			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ListOperation: &framework.PathOperation{
-					Callback: b.pathCredsList, Summary: "List the chain's member credentials.",
-					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "list"},
-				},
+			logical.ReadOperation: &framework.PathOperation{
+				Callback: b.pathCredsRead, Summary: "Get an access token for the member, refreshed when needed.",
+				DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "generate"},
+				ForwardPerformanceStandby: true, ForwardPerformanceSecondary: true,
+				Responses: map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: tokenResponseFields()}}},
 			},
-			HelpSynopsis:    "List a chain's member credentials.",
-			HelpDescription: "Lists the names of the member credentials stored for the chain.",
+			logical.DeleteOperation: &framework.PathOperation{
+				Callback: b.pathCredsDelete, Summary: "Forget a member's credential.",
+				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "delete"},
+				Responses:    map[int][]framework.Response{http.StatusNoContent: {{Description: "deleted"}}},
+			},
 		},
+		ExistenceCheck:  b.pathCredsExists,
+		HelpSynopsis:    pathCredsHelpSyn,
+		HelpDescription: pathCredsHelpDesc,
 	}
 }
 
-func credStatusFields() map[string]*framework.FieldSchema {
-	return map[string]*framework.FieldSchema{
-		"state":                    {Type: framework.TypeString, Description: "active, sign_in_required or uncertain."},
-		"state_reason":             {Type: framework.TypeString, Description: "Why the state is what it is, when not active."},
-		"state_since":              {Type: framework.TypeString, Description: "When the state was set (RFC 3339)."},
-		"created_at":               {Type: framework.TypeString, Description: "When the credential was stored."},
-		"last_refreshed_at":        {Type: framework.TypeString, Description: "When its tokens were last refreshed, empty if never."},
-		"refreshes":                {Type: framework.TypeInt, Description: "How many refreshes it has had."},
-		"refresh_token_expires_at": {Type: framework.TypeString, Description: "When its refresh token lapses, by the chain's refresh_token_ttl."},
-		"access_token_expires_at":  {Type: framework.TypeString, Description: "When its current access token expires."},
-		"scope":                    {Type: framework.TypeString, Description: "Scopes granted."},
-		"unsaved":                  {Type: framework.TypeBool, Description: "True when its newest refresh token is held in memory because storage refused it."},
+func pathCredsStatus(b *backend) *framework.Path {
+	return &framework.Path{
+		Pattern:      credPattern + "/status$",
+		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "member-credential-status"},
+		Fields:       credNameFields(),
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.ReadOperation: &framework.PathOperation{
+				Callback: b.pathCredsStatusRead, Summary: "Read a credential's state and history, without secrets.",
+				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "read"},
+				Responses:    map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: credStatusFields()}}},
+			},
+		},
+		HelpSynopsis:    "Read a member credential's state, without secrets.",
+		HelpDescription: "Shows whether the credential can be refreshed (state active), or needs the member to sign in again and why, and when it was created and last refreshed.",
+	}
+}
+
+func pathCredsList(b *backend) *framework.Path {
+	return &framework.Path{
+		Pattern:      "creds/" + framework.GenericNameRegex("client_token") + "/?$",
+		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "member-credentials"},
+		Fields:       map[string]*framework.FieldSchema{"client_token": credNameFields()["client_token"]},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.ListOperation: &framework.PathOperation{
+				Callback: b.pathCredsListRead, Summary: "List the chain's member credentials.",
+				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "list"},
+				Responses: map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: map[string]*framework.FieldSchema{
+					"keys": {Type: framework.TypeStringSlice, Description: "The name of every credential stored for the chain."},
+				}}}},
+			},
+		},
+		HelpSynopsis:    "List a chain's member credentials.",
+		HelpDescription: "Lists the names of the member credentials stored for the chain.",
 	}
 }
 
@@ -224,7 +228,7 @@ func (b *backend) pathCredsDelete(ctx context.Context, req *logical.Request, d *
 	})
 }
 
-func (b *backend) pathCredsList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+func (b *backend) pathCredsListRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	chain := d.Get("client_token").(string)
 	if err := validateClientToken(chain); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
@@ -236,7 +240,7 @@ func (b *backend) pathCredsList(ctx context.Context, req *logical.Request, d *fr
 	return logical.ListResponse(names), nil
 }
 
-func (b *backend) pathCredsStatus(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+func (b *backend) pathCredsStatusRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	chain, name, err := credPathNames(d)
 	if err != nil {
 		return logical.ErrorResponse(err.Error()), nil
@@ -253,36 +257,6 @@ func (b *backend) pathCredsStatus(ctx context.Context, req *logical.Request, d *
 		return nil, err
 	}
 	return &logical.Response{Data: credStatus(cred, cfg, unsaved)}, nil
-}
-
-// credStatus is what may be told of a credential: no token in it.
-func credStatus(c *credential, cfg *chainConfig, unsaved bool) map[string]any {
-	ts := func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
-	ttl := defaultRefreshTokenTTL
-	if cfg != nil {
-		ttl = cfg.refreshTokenTTL()
-	}
-	data := map[string]any{
-		"state":                    string(c.State),
-		"state_reason":             c.StateReason,
-		"state_since":              ts(c.StateSince),
-		"created_at":               ts(c.CreatedAt),
-		"last_refreshed_at":        ts(c.LastRefreshedAt),
-		"refreshes":                c.Refreshes,
-		"refresh_token_expires_at": ts(c.RefreshTokenIssuedAt.Add(ttl)),
-		"access_token_expires_at":  "",
-		"scope":                    c.Scope,
-		"unsaved":                  unsaved,
-	}
-	if c.AccessToken != nil {
-		data["access_token_expires_at"] = ts(c.AccessToken.ExpiresAt)
-	}
-	return data
 }
 
 const pathCredsHelpSyn = `Hold a member's Resamania credential and hand out its access tokens.`

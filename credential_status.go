@@ -1,0 +1,54 @@
+package resamania
+
+import (
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+)
+
+// credStatusFields is the schema of what a credential's status tells, on a
+// write and on creds/<client_token>/<name>/status.
+func credStatusFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		"state":                    {Type: framework.TypeString, Description: "active, sign_in_required or uncertain."},
+		"state_reason":             {Type: framework.TypeString, Description: "Why the state is what it is, when not active."},
+		"state_since":              {Type: framework.TypeString, Description: "When the state was set (RFC 3339)."},
+		"created_at":               {Type: framework.TypeString, Description: "When the credential was stored."},
+		"last_refreshed_at":        {Type: framework.TypeString, Description: "When its tokens were last refreshed, empty if never."},
+		"refreshes":                {Type: framework.TypeInt, Description: "How many refreshes it has had."},
+		"refresh_token_expires_at": {Type: framework.TypeString, Description: "When its refresh token lapses, by the chain's refresh_token_ttl."},
+		"access_token_expires_at":  {Type: framework.TypeString, Description: "When its current access token expires."},
+		"scope":                    {Type: framework.TypeString, Description: "Scopes granted."},
+		"unsaved":                  {Type: framework.TypeBool, Description: "True when its newest refresh token is held in memory because storage refused it."},
+	}
+}
+
+// credStatus is what may be told of a credential: no token in it.
+func credStatus(c *credential, cfg *chainConfig, unsaved bool) map[string]any {
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	ttl := defaultRefreshTokenTTL
+	if cfg != nil {
+		ttl = cfg.refreshTokenTTL()
+	}
+	data := map[string]any{
+		"state":                    string(c.State),
+		"state_reason":             c.StateReason,
+		"state_since":              ts(c.StateSince),
+		"created_at":               ts(c.CreatedAt),
+		"last_refreshed_at":        ts(c.LastRefreshedAt),
+		"refreshes":                c.Refreshes,
+		"refresh_token_expires_at": ts(c.RefreshTokenIssuedAt.Add(ttl)),
+		"access_token_expires_at":  "",
+		"scope":                    c.Scope,
+		"unsaved":                  unsaved,
+	}
+	if c.AccessToken != nil {
+		data["access_token_expires_at"] = ts(c.AccessToken.ExpiresAt)
+	}
+	return data
+}
