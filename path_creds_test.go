@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/helper/testhelpers/schema"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
@@ -301,54 +300,6 @@ func TestLostRefreshAnswerIsUncertainNotRetried(t *testing.T) {
 	require.True(t, resp.IsError(), "a 4xx naming the fix, not a loop")
 	require.Contains(t, resp.Error().Error(), "sign in again")
 	require.Equal(t, 1, env.fake.TokenRequests(testChain, "refresh_token"))
-}
-
-func TestKeepAliveRefreshesBeforeRefreshTokenLapses(t *testing.T) {
-	env := getCredsBackend(t, 3600, map[string]any{"refresh_token_ttl": "1h"})
-	env.signIn(t)
-	periodic := func() { require.NoError(t, env.b.periodic(t.Context(), &logical.Request{Storage: env.storage})) }
-
-	env.clock.Advance(20 * time.Minute)
-	periodic()
-	require.Zero(t, env.fake.TokenRequests(testChain, "refresh_token"), "not yet half way")
-
-	env.clock.Advance(11 * time.Minute)
-	periodic()
-	require.Equal(t, 1, env.fake.TokenRequests(testChain, "refresh_token"))
-	periodic()
-	require.Equal(t, 1, env.fake.TokenRequests(testChain, "refresh_token"), "the new refresh token starts a new half life")
-
-	// A member away for a month keeps the grant: one refresh per half life
-	// of the refresh token (30 minutes here), ticks every 10 minutes.
-	for i := 0; i < 30*24*6; i++ {
-		env.clock.Advance(10 * time.Minute)
-		periodic()
-	}
-	require.Equal(t, "active", env.credStatus(t)["state"])
-	require.True(t, env.fake.AccessTokenValid(env.readCred(t).Data["access_token"].(string)))
-	require.InDelta(t, 1+30*24*2, env.fake.TokenRequests(testChain, "refresh_token"), 3)
-}
-
-func TestBackgroundWorkOnlyWhereStorageIsOwned(t *testing.T) {
-	env := getCredsBackend(t, 3600, map[string]any{"refresh_token_ttl": "1h"})
-	env.signIn(t)
-	env.b.System().(*logical.StaticSystemView).ReplicationStateVal = consts.ReplicationPerformanceStandby
-	env.clock.Advance(45 * time.Minute)
-	require.NoError(t, env.b.periodic(t.Context(), &logical.Request{Storage: env.storage}))
-	require.Zero(t, env.fake.TokenRequests(testChain, "refresh_token"))
-}
-
-func TestReadTokensAreRefreshedAhead(t *testing.T) {
-	env := getTestBackend(t)
-	env.configure(nil)
-	first := env.readToken(nil).Data["access_token"]
-	env.clock.Advance(35 * time.Minute) // past half its life, before the read path's refresh point
-	require.NoError(t, env.b.periodic(t.Context(), &logical.Request{Storage: env.storage}))
-	require.Equal(t, 2, env.fake.TokenRequests(testChain, ""))
-
-	resp := env.readToken(nil)
-	require.NotEqual(t, first, resp.Data["access_token"], "the read finds the token refreshed ahead")
-	require.Equal(t, 2, env.fake.TokenRequests(testChain, ""), "and waits on nothing")
 }
 
 func TestCredentialSurvivesReload(t *testing.T) {
