@@ -13,9 +13,9 @@ import (
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
 )
 
-// chain is a configured club chain as a read uses it: its config and the
+// chainEntry is a configured club chain as a read uses it: its config and the
 // upstream client built from it. Both are shared: never modify them.
-type chain struct {
+type chainEntry struct {
 	name   string
 	config *chainConfig
 	client *upstream.Client
@@ -23,7 +23,7 @@ type chain struct {
 
 // chainLookup finds a configured chain; a chainNotFoundError when it is not.
 type chainLookup interface {
-	get(ctx context.Context, s logical.Storage, name string) (*chain, error)
+	get(ctx context.Context, s logical.Storage, name string) (*chainEntry, error)
 }
 
 // chainCache holds each chain's config and client in memory, so a read that
@@ -38,21 +38,21 @@ type chainCache struct {
 	locks []*locksutil.LockEntry
 
 	mu     sync.RWMutex
-	chains map[string]*chain // guarded by mu
+	chains map[string]*chainEntry // guarded by mu
 }
 
 func newChainCache(now func() time.Time) *chainCache {
-	return &chainCache{now: now, locks: locksutil.CreateLocks(), chains: make(map[string]*chain)}
+	return &chainCache{now: now, locks: locksutil.CreateLocks(), chains: make(map[string]*chainEntry)}
 }
 
-func (c *chainCache) cached(name string) *chain {
+func (c *chainCache) cached(name string) *chainEntry {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.chains[name]
 }
 
 // get returns the chain from memory, else reads its config and builds its client.
-func (c *chainCache) get(ctx context.Context, s logical.Storage, name string) (*chain, error) {
+func (c *chainCache) get(ctx context.Context, s logical.Storage, name string) (*chainEntry, error) {
 	if ch := c.cached(name); ch != nil {
 		return ch, nil
 	}
@@ -73,7 +73,7 @@ func (c *chainCache) get(ctx context.Context, s logical.Storage, name string) (*
 	if err != nil {
 		return nil, fmt.Errorf("building the client of chain %q: %w", name, err)
 	}
-	ch := &chain{name: name, config: cfg, client: client}
+	ch := &chainEntry{name: name, config: cfg, client: client}
 	c.mu.Lock()
 	c.chains[name] = ch
 	c.mu.Unlock()
@@ -82,7 +82,7 @@ func (c *chainCache) get(ctx context.Context, s logical.Storage, name string) (*
 
 // configuredChain looks up the chain a request names; when it is missing, the
 // error names the config path to write on the request's mount.
-func (b *backend) configuredChain(ctx context.Context, req *logical.Request, name string) (*chain, error) {
+func (b *backend) configuredChain(ctx context.Context, req *logical.Request, name string) (*chainEntry, error) {
 	ch, err := b.chains.get(ctx, req.Storage, name)
 	var missing *chainNotFoundError
 	if errors.As(err, &missing) {
@@ -123,7 +123,7 @@ func (c *chainCache) forget(name string) {
 func (c *chainCache) reset() {
 	c.mu.Lock()
 	old := c.chains
-	c.chains = make(map[string]*chain)
+	c.chains = make(map[string]*chainEntry)
 	c.mu.Unlock()
 	for _, ch := range old {
 		ch.client.CloseIdleConnections()

@@ -28,7 +28,7 @@ func (g memberGrant) send(ctx context.Context, client *upstream.Client) (*upstre
 // credential under key, replacing any before it. The caller holds the key's
 // lock. warning is set when the answer had no usable access token but a
 // refresh token: the grant is kept, and the next read refreshes it.
-func signInMember(ctx context.Context, d mintDeps, creds *credentialStore, ch *chain, key string, g memberGrant) (cred *credential, warning string, err error) {
+func signInMember(ctx context.Context, d mintDeps, creds *credentialStore, ch *chainEntry, key string, g memberGrant) (cred *credential, warning string, err error) {
 	gctx, cancel := context.WithTimeout(ctx, mintBudget(ch.config.RequestTimeout))
 	defer cancel()
 	t, err := g.send(gctx, ch.client)

@@ -201,20 +201,10 @@ func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *fr
 	if err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
-	minLeft, errResp := minimumSeconds(d)
-	if errResp != nil {
-		return errResp, nil
-	}
-	ch, err := b.configuredChain(ctx, req, chain)
-	if err != nil {
-		return errorResponse(err)
-	}
-	src := &refreshSource{mintDeps: b.mintDeps(req.Storage), creds: b.creds, chain: chain, name: name, timeout: ch.config.RequestTimeout}
-	tok, warning, err := b.tokens.get(ctx, src.key(), src, minLeft)
-	if err != nil {
-		return errorResponse(err)
-	}
-	return b.tokenResponse(tok, ch.config.NoLease, warning, map[string]any{"client_token": chain, "name": name}), nil
+	return b.serveToken(ctx, req, d, chain, map[string]any{"client_token": chain, "name": name}, func(ch *chainEntry) (string, tokenSource) {
+		src := &refreshSource{mintDeps: b.mintDeps(req.Storage), creds: b.creds, chain: chain, name: name, timeout: ch.config.RequestTimeout}
+		return src.key(), src
+	})
 }
 
 func (b *backend) pathCredsDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

@@ -50,20 +50,10 @@ func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *fr
 	if err := validateClientToken(chain); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
-	minLeft, errResp := minimumSeconds(d)
-	if errResp != nil {
-		return errResp, nil
-	}
-	ch, err := b.configuredChain(ctx, req, chain)
-	if err != nil {
-		return errorResponse(err)
-	}
-	src := &clientCredentialsSource{mintDeps: b.mintDeps(req.Storage), chain: chain, timeout: ch.config.RequestTimeout}
-	tok, warning, err := b.tokens.get(ctx, src.key(), src, minLeft)
-	if err != nil {
-		return errorResponse(err)
-	}
-	return b.tokenResponse(tok, ch.config.NoLease, warning, map[string]any{"client_token": chain}), nil
+	return b.serveToken(ctx, req, d, chain, map[string]any{"client_token": chain}, func(ch *chainEntry) (string, tokenSource) {
+		src := &clientCredentialsSource{mintDeps: b.mintDeps(req.Storage), chain: chain, timeout: ch.config.RequestTimeout}
+		return src.key(), src
+	})
 }
 
 const pathTokenHelpSyn = `Get an access token for a club chain.`

@@ -1,6 +1,7 @@
 package resamania
 
 import (
+	"context"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -27,6 +28,26 @@ func minimumSeconds(d *framework.FieldData) (time.Duration, *logical.Response) {
 		return 0, logical.ErrorResponse("minimum_seconds must be between 0 and %d", maxMinimumSeconds)
 	}
 	return time.Duration(n) * time.Second, nil
+}
+
+// serveToken is the whole of a token read once its path is parsed: the
+// chain, a token with at least minimum_seconds left from the key's source,
+// and the response. internal is kept with the lease.
+func (b *backend) serveToken(ctx context.Context, req *logical.Request, d *framework.FieldData, chain string, internal map[string]any, source func(*chainEntry) (key string, src tokenSource)) (*logical.Response, error) {
+	minLeft, errResp := minimumSeconds(d)
+	if errResp != nil {
+		return errResp, nil
+	}
+	ch, err := b.configuredChain(ctx, req, chain)
+	if err != nil {
+		return errorResponse(err)
+	}
+	key, src := source(ch)
+	tok, warning, err := b.tokens.get(ctx, key, src, minLeft)
+	if err != nil {
+		return errorResponse(err)
+	}
+	return b.tokenResponse(tok, ch.config.NoLease, warning, internal), nil
 }
 
 // tokenResponse shapes a token read: with a lease that ends before the token
