@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/testsupport"
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/vaultharness"
+)
+
+// clusterStack is newStack's high-availability variant: a three-node Vault
+// cluster on integrated storage with the plugin mounted, and a fake
+// Resamania server.
+type clusterStack struct {
+	cluster *vaultharness.Cluster
+	fake    *fakeresamania.Server
+	plugin  *vaultharness.Plugin
+}
+
+const (
+	clusterSize         = 3
+	clusterReadTimeout  = 15 * time.Second // one read through a node, forwarding included
+	clusterFailoverSLO  = 30 * time.Second // kill of the active node to the first good read
+	clusterQuietTimeout = 20 * time.Second // to find a moment with no refresh in flight
+)
+
+// newClusterStack starts the fake (its tokens live expiresIn seconds; 0 is an
+// hour), builds the plugin, starts the cluster and mounts the plugin.
+func newClusterStack(t *testing.T, expiresIn int) *clusterStack {
+	t.Helper()
+	vaultharness.Require(t)
+	fake := startFake(t, expiresIn)
+	plugin := vaultharness.BuildPlugin(t, pluginVer)
+	cs := &clusterStack{fake: fake, plugin: plugin}
+	// Registered before the cluster's own cleanup, so it runs after every
+	// node has stopped and written its last lines.
+	t.Cleanup(func() { cs.assertNoSecretInLogs(t) })
+	cs.cluster = vaultharness.StartCluster(t, clusterSize, vaultharness.ClusterOptions{PluginDir: plugin.Dir})
+	cs.cluster.RegisterAndEnable(t, plugin, mount)
+	return cs
+}
+
+// node is node i's vault server.
+func (cs *clusterStack) node(i int) *vaultharness.Process { return cs.cluster.Nodes[i].Process }
+
+// configure writes the chain's config through node i (a standby forwards it).
+func (cs *clusterStack) configure(t *testing.T, i int, extra map[string]any) {
+	t.Helper()
+	data := map[string]any{"api_base_url": cs.fake.URL(), "client_id": clientID, "client_secret": clientSecret, "api_key": gatewayKey}
+	for k, v := range extra {
+		data[k] = v
+	}
+	_, err := cs.node(i).Client.Logical().Write(configPath, data)
+	require.NoError(t, err, "write config through node%d", i)
+}
+
+// signIn stores a member's credential through node i: the login URL from
+// the plugin, the member's browser step, the code and state written back.
+func (cs *clusterStack) signIn(t *testing.T, i int, name string) {
+	t.Helper()
+	client := cs.node(i).Client
+	sec, err := client.Logical().Write(mount+"/auth-code-url/"+chain, map[string]any{"redirect_uri": redirectURI})
+	require.NoError(t, err, "login URL through node%d", i)
+	require.NotNil(t, sec, "login URL through node%d", i)
+	loginURL, _ := sec.Data["url"].(string)
+	state, _ := sec.Data["state"].(string)
+	code := memberSignsIn(t, cs.fake, loginURL, state)
+	_, err = client.Logical().Write(credsPrefix+name, map[string]any{"code": code, "redirect_uri": redirectURI, "state": state})
+	require.NoError(t, err, "store credential %s through node%d", name, i)
+}
+
+// assertNoSecretInLogs: no secret in any node's log, nor in anything the CLI
+// printed to stderr against it.
+func (cs *clusterStack) assertNoSecretInLogs(t *testing.T) {
+	if cs.cluster == nil {
+		return
+	}
+	secrets := secretsToHide(cs.fake)
+	for _, n := range cs.cluster.Nodes {
+		testsupport.AssertNoSecret(t, n.Process.LogPath, n.Process.Log(), secrets)
+		testsupport.AssertNoSecret(t, n.NodeID+" CLI's stderr", n.Process.CLIStderr(), secrets)
+	}
+}
+
+// signInAtOnce stores n members' credentials ("member0", ...) at the same
+// moment, member m through node through[m%len(through)], from codes the fake
+// issued as if each had signed in, so their refreshes stay in step. It
+// returns their names.
+func (cs *clusterStack) signInAtOnce(t *testing.T, n int, through []int) []string {
+	t.Helper()
+	names := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for m := range n {
+		names[m] = fmt.Sprintf("member%d", m)
+		code := cs.fake.IssueCode(chain, clientID, redirectURI, names[m])
+		client := cs.node(through[m%len(through)]).Client
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[m] = client.Logical().Write(credsPrefix+names[m], map[string]any{"code": code, "redirect_uri": redirectURI})
+		}()
+	}
+	wg.Wait()
+	for m := range n {
+		require.NoError(t, errs[m], "sign-in of %s", names[m])
+	}
+	return names
+}
+
+// requireCredentialEverywhere reads name's credential and its status through
+// every node: one valid access token everywhere, and the state active. It
+// returns the token.
+func (cs *clusterStack) requireCredentialEverywhere(t *testing.T, name string) string {
+	t.Helper()
+	var first string
+	for i := range cs.cluster.Nodes {
+		client := cs.node(i).Client
+		tok := readAccessToken(t, client, credsPrefix+name)
+		require.True(t, cs.fake.AccessTokenValid(tok), "%s through node%d", name, i)
+		if first == "" {
+			first = tok
+		}
+		require.Equal(t, first, tok, "%s through node%d: one refresh serves every node", name, i)
+		sec, err := client.Logical().Read(credsPrefix + name + "/status")
+		require.NoError(t, err)
+		require.Equal(t, "active", sec.Data["state"], "%s through node%d", name, i)
+	}
+	return first
+}
