@@ -18,7 +18,7 @@ type tokenCache struct {
 	now func() time.Time // set once at construction
 
 	mu      sync.Mutex
-	entries map[string]*cacheEntry // guarded by mu; entries are never removed but by reset
+	entries map[string]*cacheEntry // guarded by mu; an entry is emptied, never removed
 }
 
 type cacheEntry struct {
@@ -139,7 +139,9 @@ func (c *tokenCache) fly(reqCtx context.Context, e *cacheEntry, f *flight, src t
 			e.failure = nil
 		}
 	}
-	e.flight = nil
+	if e.flight == f {
+		e.flight = nil
+	}
 	if err == nil {
 		f.token, f.minted = tok, minted
 	}
@@ -227,9 +229,16 @@ func (c *tokenCache) forget(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.entries[key]; e != nil {
-		e.gen++
-		e.token, e.loaded, e.failure = nil, false, nil
+		e.drop()
 	}
+}
+
+// drop forgets the entry's token, and the flight under way: its result came
+// from the source as it was, so a reader from now on waits for a new flight.
+// Guarded by tokenCache.mu.
+func (e *cacheEntry) drop() {
+	e.gen++
+	e.token, e.loaded, e.failure, e.flight = nil, false, nil, nil
 }
 
 // reset drops everything (the mount is being unloaded).
@@ -237,8 +246,7 @@ func (c *tokenCache) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, e := range c.entries {
-		e.gen++
-		e.token, e.loaded, e.failure = nil, false, nil
+		e.drop()
 	}
 }
 

@@ -317,6 +317,24 @@ func TestTokenCacheChangeDuringFlight(t *testing.T) {
 		requireCounts(t, src, 2, 2)
 	})
 
+	t.Run("a reader after forget waits for a new flight", func(t *testing.T) {
+		clock := testsupport.NewClock()
+		src := newFakeTokenSource(clock, time.Hour)
+		c := newTokenCache(clock.Now)
+		release := src.holdMints()
+		defer release()
+
+		before := goGet(c, context.Background(), "k", src, 0)
+		waitFor(t, src.started, "the mint to start")
+		c.forget("k") // another node changed the key's source
+		after := goGet(c, context.Background(), "k", src, 0)
+		release()
+		require.Equal(t, "minted-1", waitFor(t, before, "the first reader").tok.AccessToken)
+		r := waitFor(t, after, "the reader after the change")
+		require.NoError(t, r.err)
+		require.Equal(t, "minted-2", r.tok.AccessToken, "a token minted before the change is not handed out after it")
+	})
+
 	t.Run("changeKey", func(t *testing.T) {
 		clock := testsupport.NewClock()
 		src := newFakeTokenSource(clock, time.Hour)
