@@ -43,29 +43,11 @@ type chainConfig struct {
 }
 
 func getChainConfig(ctx context.Context, s logical.Storage, chain string) (*chainConfig, error) {
-	entry, err := s.Get(ctx, configStoragePrefix+chain)
-	if err != nil {
-		return nil, fmt.Errorf("reading the config of chain %q: %w", chain, err)
-	}
-	if entry == nil {
-		return nil, nil
-	}
-	cfg := new(chainConfig)
-	if err := entry.DecodeJSON(cfg); err != nil {
-		return nil, fmt.Errorf("decoding the config of chain %q: %w", chain, err)
-	}
-	return cfg, nil
+	return getJSON[chainConfig](ctx, s, configStoragePrefix+chain, fmt.Sprintf("the config of chain %q", chain))
 }
 
 func putChainConfig(ctx context.Context, s logical.Storage, chain string, cfg *chainConfig) error {
-	entry, err := logical.StorageEntryJSON(configStoragePrefix+chain, cfg)
-	if err != nil {
-		return fmt.Errorf("encoding the config of chain %q: %w", chain, err)
-	}
-	if err := s.Put(ctx, entry); err != nil {
-		return fmt.Errorf("storing the config of chain %q: %w", chain, err)
-	}
-	return nil
+	return putJSON(ctx, s, configStoragePrefix+chain, fmt.Sprintf("the config of chain %q", chain), cfg)
 }
 
 func (c *chainConfig) upstreamConfig(chain string, now func() time.Time) upstream.Config {

@@ -2,6 +2,7 @@ package resamania
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,20 +22,13 @@ func (s *clientCredentialsSource) key() string { return tokenStoragePrefix + s.c
 func (s *clientCredentialsSource) budget() time.Duration { return mintBudget(s.timeout) }
 
 func (s *clientCredentialsSource) load(ctx context.Context) (*cachedToken, error) {
-	entry, err := s.storage.Get(ctx, s.key())
-	if err != nil {
-		return nil, fmt.Errorf("reading the cached token of chain %q: %w", s.chain, err)
-	}
-	if entry == nil {
-		return nil, nil
-	}
-	tok := new(cachedToken)
-	if err := entry.DecodeJSON(tok); err != nil {
+	tok, err := getJSON[cachedToken](ctx, s.storage, s.key(), fmt.Sprintf("the cached token of chain %q", s.chain))
+	if errors.Is(err, errUndecodable) {
 		// A token that cannot be read is only a cache miss.
 		s.log.Warn("ignoring an unreadable cached token", "chain", s.chain)
 		return nil, nil
 	}
-	return tok, nil
+	return tok, err
 }
 
 // mint looks the chain up under the key's lock, which a config change holds
@@ -54,11 +48,7 @@ func (s *clientCredentialsSource) mint(ctx context.Context) (*cachedToken, error
 	if s.log.IsDebug() {
 		s.log.Debug("minted a token", "chain", s.chain, "expires_at", tok.ExpiresAt.UTC(), "duration", time.Since(start))
 	}
-	entry, err := logical.StorageEntryJSON(s.key(), tok)
-	if err == nil {
-		err = s.storage.Put(ctx, entry)
-	}
-	if err != nil {
+	if err := putJSON(ctx, s.storage, s.key(), "the minted token", tok); err != nil {
 		// The token is good; only a later reload would have to mint again.
 		s.log.Warn("could not persist the minted token; it is kept in memory", "chain", s.chain, "error", err)
 	}

@@ -42,29 +42,11 @@ type credential struct {
 func credKey(chain, name string) string { return credsStoragePrefix + chain + "/" + name }
 
 func getCredential(ctx context.Context, s logical.Storage, key string) (*credential, error) {
-	entry, err := s.Get(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("reading credential %q: %w", key, err)
-	}
-	if entry == nil {
-		return nil, nil
-	}
-	c := new(credential)
-	if err := entry.DecodeJSON(c); err != nil {
-		return nil, fmt.Errorf("decoding credential %q: %w", key, err)
-	}
-	return c, nil
+	return getJSON[credential](ctx, s, key, fmt.Sprintf("credential %q", key))
 }
 
 func putCredential(ctx context.Context, s logical.Storage, key string, c *credential) error {
-	entry, err := logical.StorageEntryJSON(key, c)
-	if err != nil {
-		return fmt.Errorf("encoding credential %q: %w", key, err)
-	}
-	if err := s.Put(ctx, entry); err != nil {
-		return fmt.Errorf("storing credential %q: %w", key, err)
-	}
-	return nil
+	return putJSON(ctx, s, key, fmt.Sprintf("credential %q", key), c)
 }
 
 func (c *credential) setState(state credState, reason string, now time.Time) {

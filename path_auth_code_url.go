@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -96,12 +97,8 @@ func (b *backend) pathAuthCodeURLWrite(ctx context.Context, req *logical.Request
 		state = base64.RawURLEncoding.EncodeToString(buf)
 	}
 	expires := b.now().Add(authStateTTL)
-	entry, err := logical.StorageEntryJSON(authStateKey(chain, state), &authState{RedirectURI: redirectURI, ExpiresAt: expires})
-	if err != nil {
+	if err := putJSON(ctx, req.Storage, authStateKey(chain, state), "the sign-in state", &authState{RedirectURI: redirectURI, ExpiresAt: expires}); err != nil {
 		return nil, err
-	}
-	if err := req.Storage.Put(ctx, entry); err != nil {
-		return nil, fmt.Errorf("remembering the state: %w", err)
 	}
 	return &logical.Response{Data: map[string]any{
 		"url":        upstream.LoginURL(cfg.APIBaseURL, chain, cfg.ClientID, redirectURI, state, scope),
@@ -136,18 +133,11 @@ func consumeAuthState(ctx context.Context, s logical.Storage, now time.Time, cha
 }
 
 func getAuthState(ctx context.Context, s logical.Storage, key string) (*authState, error) {
-	entry, err := s.Get(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("reading the state: %w", err)
-	}
-	if entry == nil {
-		return nil, nil
-	}
-	st := new(authState)
-	if err := entry.DecodeJSON(st); err != nil {
+	st, err := getJSON[authState](ctx, s, key, "the sign-in state")
+	if errors.Is(err, errUndecodable) {
 		return &authState{}, nil // unreadable: counts as expired
 	}
-	return st, nil
+	return st, err
 }
 
 // expireAuthStates forgets the sign-in states that have expired: background

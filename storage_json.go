@@ -1,0 +1,41 @@
+package resamania
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// errUndecodable: a stored entry is not the JSON its kind expects.
+var errUndecodable = errors.New("stored entry cannot be decoded")
+
+// getJSON reads the entry at key into a new T: (nil, nil) when there is none.
+// what names the entry in errors, such as `the config of chain "x"`.
+func getJSON[T any](ctx context.Context, s logical.Storage, key, what string) (*T, error) {
+	entry, err := s.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	if entry == nil {
+		return nil, nil
+	}
+	v := new(T)
+	if err := entry.DecodeJSON(v); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w: %w", what, errUndecodable, err)
+	}
+	return v, nil
+}
+
+// putJSON stores v as JSON at key.
+func putJSON(ctx context.Context, s logical.Storage, key, what string, v any) error {
+	entry, err := logical.StorageEntryJSON(key, v)
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", what, err)
+	}
+	if err := s.Put(ctx, entry); err != nil {
+		return fmt.Errorf("storing %s: %w", what, err)
+	}
+	return nil
+}
