@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -70,6 +71,17 @@ func (s *Server) AddMember(clientToken, username, password string) {
 		s.members[clientToken] = map[string]string{}
 	}
 	s.members[clientToken][username] = password
+}
+
+// AddClub registers a club of the chain, so the club grant knows it: its IRI
+// is /{client_token}/clubs/{id}.
+func (s *Server) AddClub(clientToken string, id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.clubs[clientToken] == nil {
+		s.clubs[clientToken] = map[string]bool{}
+	}
+	s.clubs[clientToken][strconv.Itoa(id)] = true
 }
 
 // findClientLocked looks a client up the way the bundle does: the public id

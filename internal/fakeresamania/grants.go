@@ -11,7 +11,7 @@ import (
 var grantTypePattern = regexp.MustCompile(`^(authorization_code|token|password|client_credentials|refresh_token|https?://.+|urn:.+)$`)
 
 // clubIRIPattern matches a club IRI such as "/{client_token}/clubs/1234".
-var clubIRIPattern = regexp.MustCompile(`^/([^/]+)/clubs/[0-9]+$`)
+var clubIRIPattern = regexp.MustCompile(`^/([^/]+)/clubs/([0-9]+)$`)
 
 // tokenRequest is a token-endpoint request, already parsed.
 type tokenRequest struct {
@@ -56,7 +56,7 @@ func (s *Server) grant(req tokenRequest) (map[string]any, *oauthError) {
 	case GrantRefreshToken:
 		g, oerr = s.refreshTokenLocked(c, req.form, now)
 	case GrantClubCredentials:
-		g, oerr = clubCredentials(c, req.form)
+		g, oerr = s.clubCredentialsLocked(c, req.form)
 	case GrantContactCredentials:
 		g, oerr = s.contactCredentialsLocked(c, req.form)
 	default: // password, token, other extension URIs: no storage for them
@@ -154,14 +154,16 @@ func (s *Server) refreshTokenLocked(c Client, form url.Values, now time.Time) (g
 	}, nil
 }
 
-// clubCredentials is Resamania's club-scoped server-to-server grant.
-func clubCredentials(c Client, form url.Values) (granted, *oauthError) {
+// clubCredentialsLocked is Resamania's club-scoped server-to-server grant:
+// the club must be one of the chain's. Extension grants issue a refresh token
+// by default.
+func (s *Server) clubCredentialsLocked(c Client, form url.Values) (granted, *oauthError) {
 	m := clubIRIPattern.FindStringSubmatch(form.Get("clubId"))
-	if m == nil || m[1] != c.ClientToken {
+	if m == nil || m[1] != c.ClientToken || !s.clubs[c.ClientToken][m[2]] {
 		return granted{}, errorf("invalid_grant", "")
 	}
 	return granted{
-		clientScope: true, withRefresh: c.RefreshTokenWithClientCredentials,
+		clientScope: true, withRefresh: true,
 		claims: map[string]any{"club_id": form.Get("clubId")},
 	}, nil
 }
@@ -173,5 +175,5 @@ func (s *Server) contactCredentialsLocked(c Client, form url.Values) (granted, *
 	if _, ok := s.members[c.ClientToken][email]; email == "" || !ok {
 		return granted{}, errorf("invalid_grant", "")
 	}
-	return granted{subject: email, clientScope: true, withRefresh: c.RefreshTokenWithClientCredentials}, nil
+	return granted{subject: email, clientScope: true, withRefresh: true}, nil
 }

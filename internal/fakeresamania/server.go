@@ -39,6 +39,7 @@ type Server struct {
 	mu            sync.Mutex                   // guards every field below
 	clients       map[string]map[string]Client // client_token -> client_id -> client
 	members       map[string]map[string]string // client_token -> username -> password
+	clubs         map[string]map[string]bool   // client_token -> club number -> known
 	access        map[string]accessToken       // access token -> what it was issued for
 	refresh       map[string]*grantRecord      // live refresh tokens
 	codes         map[string]*grantRecord      // unused authorization codes
@@ -63,6 +64,7 @@ func New(opts Options) *Server {
 		done:    make(chan struct{}),
 		clients: map[string]map[string]Client{},
 		members: map[string]map[string]string{},
+		clubs:   map[string]map[string]bool{},
 		access:  map[string]accessToken{},
 		refresh: map[string]*grantRecord{},
 		codes:   map[string]*grantRecord{},

@@ -176,14 +176,18 @@ func TestExtensionGrants(t *testing.T) {
 		return f
 	}
 
+	srv.AddClub(chain, 1234)
 	a := postForm(t, srv, form("grant_type", "http://clubclientcredentials", "clubId", "/"+chain+"/clubs/1234"))
-	access, _ := requireToken(t, a)
+	access, refresh := requireToken(t, a)
 	require.Equal(t, "/"+chain+"/clubs/1234", claims(t, access)["club_id"])
+	require.NotEmpty(t, refresh, "extension grants issue a refresh token by default")
 	requireOAuthError(t, postForm(t, srv, form("grant_type", "http://clubclientcredentials", "clubId", "/other/clubs/1")), "invalid_grant")
+	requireOAuthError(t, postForm(t, srv, form("grant_type", "http://clubclientcredentials", "clubId", "/"+chain+"/clubs/999")), "invalid_grant")
 
 	a = postForm(t, srv, form("grant_type", "http://contactclientcredentials", "email", member))
-	access, _ = requireToken(t, a)
+	access, refresh = requireToken(t, a)
 	require.Equal(t, member, claims(t, access)["sub"])
+	require.NotEmpty(t, refresh)
 	requireOAuthError(t, postForm(t, srv, form("grant_type", "http://contactclientcredentials", "email", "bob")), "invalid_grant")
 
 	// Not allowed for the default client.
