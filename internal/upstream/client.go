@@ -6,6 +6,7 @@ package upstream
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -97,6 +98,47 @@ func (c *Client) ClientCredentials(ctx context.Context) (*Token, error) {
 	return c.do(ctx, true, func(ctx context.Context) (*oauth2.Token, error) {
 		return conf.Token(ctx)
 	})
+}
+
+// Resamania's two extension grants, server to server like client_credentials.
+const (
+	// GrantClub mints a token scoped to one club, named by its IRI in clubId.
+	GrantClub = "http://clubclientcredentials"
+	// GrantContact mints a token scoped to one member, named by email.
+	GrantContact = "http://contactclientcredentials"
+)
+
+// ClubCredentials mints a token scoped to one club; clubIRI is
+// /{client_token}/clubs/{id}. Nothing single-use is spent, so transient
+// failures are retried. Any refresh token in the answer is dropped: the
+// caller mints again with the grant.
+func (c *Client) ClubCredentials(ctx context.Context, clubIRI string) (*Token, error) {
+	return c.extensionGrant(ctx, GrantClub, url.Values{"clubId": {clubIRI}})
+}
+
+// ContactCredentials mints a token scoped to one member, named by email. The
+// email is personal data: it is scrubbed from anything the server says back.
+func (c *Client) ContactCredentials(ctx context.Context, email string) (*Token, error) {
+	return c.extensionGrant(ctx, GrantContact, url.Values{"email": {email}}, email)
+}
+
+func (c *Client) extensionGrant(ctx context.Context, grantType string, params url.Values, private ...string) (*Token, error) {
+	params.Set("grant_type", grantType)
+	conf := clientcredentials.Config{
+		ClientID:       c.cfg.ClientID,
+		ClientSecret:   c.cfg.ClientSecret,
+		TokenURL:       c.cfg.TokenURL,
+		EndpointParams: params,
+		AuthStyle:      oauth2.AuthStyleInParams,
+	}
+	tok, err := c.do(ctx, true, func(ctx context.Context) (*oauth2.Token, error) {
+		return conf.Token(ctx)
+	}, private...)
+	if err != nil {
+		return nil, err
+	}
+	tok.RefreshToken = "" // never kept: the plugin mints again with the grant
+	return tok, nil
 }
 
 // ExchangeCode trades a one-time authorization code for tokens. Retried only
