@@ -29,6 +29,15 @@ const (
 	// chain, cache/token/<client_token>, so a plugin reload or a Vault restart
 	// does not re-mint a token that is still good.
 	tokenStoragePrefix = "cache/token/"
+	// clubTokenStoragePrefix and contactTokenStoragePrefix hold the cached
+	// club- and member-scoped tokens: cache/club-token/<client_token>/<club_id>,
+	// cache/contact-token/<client_token>/<name>. Each carries the fingerprint of
+	// the config it was minted with.
+	clubTokenStoragePrefix    = "cache/club-token/"
+	contactTokenStoragePrefix = "cache/contact-token/"
+	// contactsStoragePrefix holds the email of each member an operator named
+	// for member-scoped tokens: contacts/<client_token>/<name>. Personal data.
+	contactsStoragePrefix = "contacts/"
 	// credsStoragePrefix holds one member credential per chain and name:
 	// creds/<client_token>/<name>. It holds refresh tokens.
 	credsStoragePrefix = "creds/"
@@ -79,11 +88,13 @@ func newBackend(now func() time.Time) *backend {
 		BackendType: logical.TypeLogical,
 		Help:        strings.TrimSpace(backendHelp),
 		PathsSpecial: &logical.Paths{
-			SealWrapStorage: []string{configStoragePrefix, tokenStoragePrefix, credsStoragePrefix},
+			SealWrapStorage: []string{configStoragePrefix, tokenStoragePrefix, clubTokenStoragePrefix, contactTokenStoragePrefix, contactsStoragePrefix, credsStoragePrefix},
 		},
 		Paths: framework.PathAppend(
 			pathConfig(b),
 			pathToken(b),
+			pathScopedToken(b),
+			pathContacts(b),
 			pathAuthCodeURL(b),
 			pathCreds(b),
 		),
@@ -108,8 +119,11 @@ func (b *backend) invalidate(_ context.Context, key string) {
 	case strings.HasPrefix(key, configStoragePrefix):
 		chain := strings.TrimPrefix(key, configStoragePrefix)
 		b.chains.drop(chain)
-		b.tokens.forget(tokenStoragePrefix + chain)
-	case strings.HasPrefix(key, tokenStoragePrefix), strings.HasPrefix(key, credsStoragePrefix):
+		b.forgetChainTokens(chain)
+	case strings.HasPrefix(key, contactsStoragePrefix):
+		b.tokens.forget(contactTokenStoragePrefix + strings.TrimPrefix(key, contactsStoragePrefix))
+	case strings.HasPrefix(key, tokenStoragePrefix), strings.HasPrefix(key, clubTokenStoragePrefix),
+		strings.HasPrefix(key, contactTokenStoragePrefix), strings.HasPrefix(key, credsStoragePrefix):
 		b.tokens.forget(key)
 	}
 }

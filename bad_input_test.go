@@ -98,6 +98,18 @@ func TestBadInputAcrossEveryPath(t *testing.T) {
 		{"creds name unicode", logical.ReadOperation, "creds/" + testChain + "/bøb", nil, ""},
 		{"creds name 4 KB", logical.ReadOperation, "creds/" + testChain + "/" + long, nil, "name"},
 		{"creds unknown field", logical.UpdateOperation, credPath, map[string]any{"refresh_token": secret, "extra": 1}, "unknown field"},
+		// scoped tokens and contacts
+		{"club id not a number", logical.ReadOperation, "token/" + testChain + "/clubs/abc", nil, ""},
+		{"club id zero", logical.ReadOperation, "token/" + testChain + "/clubs/0", nil, "club_id"},
+		{"club unknown chain", logical.ReadOperation, "token/nochain/clubs/12", nil, "not configured"},
+		{"club token write unsupported", logical.UpdateOperation, "token/" + testChain + "/clubs/12", map[string]any{"client_secret": secret}, ""},
+		{"contact token unknown contact", logical.ReadOperation, "token/" + testChain + "/contacts/nobody", nil, "no contact"},
+		{"contact email not an address", logical.CreateOperation, "contacts/" + testChain + "/bob", map[string]any{"email": secret}, "email must be"},
+		{"contact email missing", logical.CreateOperation, "contacts/" + testChain + "/bob", map[string]any{}, "email is required"},
+		{"contact email as a map", logical.CreateOperation, "contacts/" + testChain + "/bob", map[string]any{"email": map[string]any{"e": secret}}, "email must be a string"},
+		{"contact unknown field", logical.CreateOperation, "contacts/" + testChain + "/bob", map[string]any{"email": "a@b.example", "mail": secret}, "unknown field"},
+		{"contact unknown chain", logical.CreateOperation, "contacts/nochain/bob", map[string]any{"email": "a@b.example"}, "not configured"},
+		{"contact name with dot dot", logical.CreateOperation, "contacts/" + testChain + "/..", map[string]any{"email": "a@b.example"}, ""},
 		{"creds status write unsupported", logical.UpdateOperation, credPath + "/status", map[string]any{"state": "active"}, ""},
 	}
 	require.GreaterOrEqual(t, len(cases), 40)

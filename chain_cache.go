@@ -16,9 +16,10 @@ import (
 // chainEntry is a configured club chain as a read uses it: its config and the
 // upstream client built from it. Both are shared: never modify them.
 type chainEntry struct {
-	name   string
-	config *chainConfig
-	client *upstream.Client
+	name        string
+	config      *chainConfig
+	fingerprint string // of config: scoped tokens minted with another are stale
+	client      *upstream.Client
 }
 
 // chainLookup finds a configured chain; a chainNotFoundError when it is not.
@@ -73,7 +74,7 @@ func (c *chainCache) get(ctx context.Context, s logical.Storage, name string) (*
 	if err != nil {
 		return nil, fmt.Errorf("building the client of chain %q: %w", name, err)
 	}
-	ch := &chainEntry{name: name, config: cfg, client: client}
+	ch := &chainEntry{name: name, config: cfg, fingerprint: cfg.fingerprint(), client: client}
 	c.mu.Lock()
 	c.chains[name] = ch
 	c.mu.Unlock()

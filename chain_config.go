@@ -2,6 +2,9 @@ package resamania
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -37,6 +40,9 @@ type chainConfig struct {
 	CAPEM          string        `json:"ca_pem,omitempty"`
 	RequestTimeout time.Duration `json:"request_timeout"`
 	NoLease        bool          `json:"no_lease"`
+	// ShareAPIKey: token reads return the gateway key too, so an app gets
+	// every header it sends from one read.
+	ShareAPIKey bool `json:"share_api_key,omitempty"`
 	// RefreshTokenTTL is how long the server keeps a refresh token; it never
 	// says so itself. Zero in configs stored before the field existed.
 	RefreshTokenTTL time.Duration `json:"refresh_token_ttl,omitempty"`
@@ -48,6 +54,14 @@ func getChainConfig(ctx context.Context, s logical.Storage, chain string) (*chai
 
 func putChainConfig(ctx context.Context, s logical.Storage, chain string, cfg *chainConfig) error {
 	return putJSON(ctx, s, configStoragePrefix+chain, fmt.Sprintf("the config of chain %q", chain), cfg)
+}
+
+// fingerprint identifies the config's content, secrets included, without
+// holding them: a token minted with another config is told apart by it.
+func (c *chainConfig) fingerprint() string {
+	raw, _ := json.Marshal(c)
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:16])
 }
 
 func (c *chainConfig) upstreamConfig(chain string, now func() time.Time) upstream.Config {

@@ -39,6 +39,8 @@ func (e *upstreamError) Error() string {
 	var ue *upstream.Error
 	if errors.As(e.err, &ue) {
 		switch {
+		case ue.Kind == upstream.KindRejected && ue.Code == "unauthorized_client" && (e.grant == upstream.GrantClub || e.grant == upstream.GrantContact):
+			msg += "; ask Resamania to enable the " + e.grant + " grant for this OAuth client"
 		case ue.Kind == upstream.KindRejected && (ue.Code == "invalid_client" || ue.Code == "unauthorized_client"):
 			msg += "; check client_id and client_secret in this chain's config"
 		case ue.Kind == upstream.KindRejected && ue.Code == "invalid_scope":
@@ -88,6 +90,18 @@ func (e *credStateError) Error() string {
 	return fmt.Sprintf("credential %q of chain %q needs the member to sign in again: %s (%s, since %s); write creds/%s/%s with a new code or refresh_token",
 		e.name, e.chain, what, e.reason, e.since.UTC().Format(time.RFC3339), e.chain, e.name)
 }
+
+type contactNotFoundError struct{ chain, name string }
+
+func (e *contactNotFoundError) Error() string {
+	return fmt.Sprintf("no contact %q for chain %q: write contacts/%s/%s with the member's email first", e.name, e.chain, e.chain, e.name)
+}
+
+// scopeRefusedError: Resamania does not know the club or the member a scoped
+// token was asked for.
+type scopeRefusedError struct{ msg string }
+
+func (e *scopeRefusedError) Error() string { return e.msg }
 
 // answerLostError: a single-use grant (a code or a refresh token) reached
 // Resamania and its answer was lost, so the grant may be spent. Resamania's
@@ -152,6 +166,8 @@ func errorResponse(err error) (*logical.Response, error) {
 		credState   *credStateError
 		refused     *grantRefusedError
 		badState    *authStateError
+		noContact   *contactNotFoundError
+		unknown     *scopeRefusedError
 		lost        *answerLostError
 		up          *upstreamError
 	)
@@ -159,7 +175,8 @@ func errorResponse(err error) (*logical.Response, error) {
 	case errors.As(err, &lost):
 		return nil, logical.CodedError(http.StatusBadGateway, err.Error())
 	case errors.As(err, &notFound), errors.As(err, &tooShort), errors.As(err, &credMissing),
-		errors.As(err, &credState), errors.As(err, &refused), errors.As(err, &badState):
+		errors.As(err, &credState), errors.As(err, &refused), errors.As(err, &badState),
+		errors.As(err, &noContact), errors.As(err, &unknown):
 		return logical.ErrorResponse(err.Error()), nil
 	case errors.Is(err, errNoRefreshToken):
 		return nil, logical.CodedError(http.StatusBadGateway, err.Error())

@@ -135,6 +135,11 @@ func configFields() map[string]*framework.FieldSchema {
 			Description: "How long Resamania keeps a member's refresh token (its server never says; 14 days by default). Stored credentials are refreshed well before it lapses.",
 			Default:     int(defaultRefreshTokenTTL.Seconds()),
 		},
+		"share_api_key": {
+			Type:        framework.TypeBool,
+			Description: "Return the gateway key (api_key) with every token read, so one read gives an app every header it sends. Anyone who may read this chain's tokens then also gets the gateway key.",
+			Default:     false,
+		},
 		"no_lease": {
 			Type:        framework.TypeBool,
 			Description: "Return tokens without a Vault lease. For apps that read on every request and would otherwise pile up leases; Vault Agent then re-reads on its own schedule rather than the token's, so prefer leases with Agent.",
@@ -154,6 +159,7 @@ func configReadFields() map[string]*framework.FieldSchema {
 		"ca_pem":            {Type: framework.TypeString, Description: "CA bundle trusted for the token endpoint, empty for the system's."},
 		"request_timeout":   {Type: framework.TypeDurationSecond, Description: "Timeout of one request, in seconds."},
 		"no_lease":          {Type: framework.TypeBool, Description: "Whether tokens are returned without a lease."},
+		"share_api_key":     {Type: framework.TypeBool, Description: "Whether token reads return the gateway key."},
 		"refresh_token_ttl": {Type: framework.TypeDurationSecond, Description: "Lifetime of members' refresh tokens, in seconds."},
 	}
 }
@@ -179,6 +185,7 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 		"ca_pem":            cfg.CAPEM,
 		"request_timeout":   int64(cfg.RequestTimeout.Seconds()),
 		"no_lease":          cfg.NoLease,
+		"share_api_key":     cfg.ShareAPIKey,
 		"refresh_token_ttl": int64(cfg.refreshTokenTTL().Seconds()),
 	}}, nil
 }
@@ -218,11 +225,20 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 }
 
 // changeChain runs fn, a change of the chain's config, while neither a mint of
-// its token nor a lookup of its config runs, then drops what memory held.
+// its token nor a lookup of its config runs, then drops what memory held of
+// it. Club and member tokens minted meanwhile are stale by their fingerprint.
 func (b *backend) changeChain(chain string, fn func() error) error {
+	defer b.forgetChainTokens(chain)
 	return b.tokens.changeKey(tokenStoragePrefix+chain, func() error {
 		return b.chains.change(chain, fn)
 	})
+}
+
+// forgetChainTokens drops from memory every token minted with the chain's client.
+func (b *backend) forgetChainTokens(chain string) {
+	b.tokens.forget(tokenStoragePrefix + chain)
+	b.tokens.forgetPrefix(clubTokenStoragePrefix + chain + "/")
+	b.tokens.forgetPrefix(contactTokenStoragePrefix + chain + "/")
 }
 
 // applyConfigFields copies the fields present in the request onto cfg, so an
@@ -251,6 +267,9 @@ func applyConfigFields(cfg *chainConfig, d *framework.FieldData) {
 	if v, ok := d.GetOk("no_lease"); ok {
 		cfg.NoLease = v.(bool)
 	}
+	if v, ok := d.GetOk("share_api_key"); ok {
+		cfg.ShareAPIKey = v.(bool)
+	}
 }
 
 func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -258,6 +277,9 @@ func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d 
 	return nil, b.changeChain(chain, func() error {
 		if err := req.Storage.Delete(ctx, configStoragePrefix+chain); err != nil {
 			return fmt.Errorf("deleting the config of chain %q: %w", chain, err)
+		}
+		if err := deleteStoredScopedTokens(ctx, req.Storage, chain); err != nil {
+			return err
 		}
 		return deleteStoredToken(ctx, req.Storage, chain)
 	})

@@ -201,9 +201,13 @@ func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *fr
 	if err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
-	return b.serveToken(ctx, req, d, chain, map[string]any{"client_token": chain, "name": name}, func(ch *chainEntry) (string, tokenSource) {
-		src := &refreshSource{mintDeps: b.mintDeps(req.Storage), creds: b.creds, chain: chain, name: name, timeout: ch.config.RequestTimeout}
-		return src.key(), src
+	return b.serveToken(ctx, req, d, tokenRead{
+		chain:    chain,
+		internal: map[string]any{"client_token": chain, "name": name},
+		source: func(ch *chainEntry) (string, tokenSource) {
+			src := &refreshSource{mintDeps: b.mintDeps(req.Storage), creds: b.creds, chain: chain, name: name, timeout: ch.config.RequestTimeout}
+			return src.key(), src
+		},
 	})
 }
 

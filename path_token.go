@@ -21,11 +21,7 @@ func pathToken(b *backend) []*framework.Path {
 				Description: "Resamania's identifier of the club chain, as configured under config/.",
 				Required:    true,
 			},
-			"minimum_seconds": {
-				Type:        framework.TypeInt,
-				Description: "Least life, in seconds, the returned token must have left; a newer token is minted when the cached one has less.",
-				Default:     0,
-			},
+			"minimum_seconds": minimumSecondsField(),
 		},
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: &framework.PathOperation{
@@ -50,9 +46,13 @@ func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *fr
 	if err := validateClientToken(chain); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
-	return b.serveToken(ctx, req, d, chain, map[string]any{"client_token": chain}, func(ch *chainEntry) (string, tokenSource) {
-		src := &clientCredentialsSource{mintDeps: b.mintDeps(req.Storage), chain: chain, timeout: ch.config.RequestTimeout}
-		return src.key(), src
+	return b.serveToken(ctx, req, d, tokenRead{
+		chain:    chain,
+		internal: map[string]any{"client_token": chain},
+		source: func(ch *chainEntry) (string, tokenSource) {
+			src := &clientCredentialsSource{mintDeps: b.mintDeps(req.Storage), chain: chain, timeout: ch.config.RequestTimeout}
+			return src.key(), src
+		},
 	})
 }
 

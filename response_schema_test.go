@@ -6,6 +6,8 @@ import (
 	"github.com/hashicorp/vault/sdk/helper/testhelpers/schema"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
 )
 
 // TestEveryResponseMatchesItsSchema drives every operation of every path and
@@ -13,6 +15,10 @@ import (
 // `vault path-help` and the OpenAPI document promise is what a reader gets.
 func TestEveryResponseMatchesItsSchema(t *testing.T) {
 	env := getCredsBackend(t, 60, nil)
+	env.fake.AddClient(fakeresamania.Client{ClientToken: testChain, ClientID: testClientID, ClientSecret: testSecret, ExpiresIn: 60, RedirectURIs: []string{testRedirect},
+		AllowedGrants: []string{fakeresamania.GrantClientCredentials, fakeresamania.GrantAuthorizationCode, fakeresamania.GrantRefreshToken, fakeresamania.GrantClubCredentials, fakeresamania.GrantContactCredentials}})
+	env.fake.AddClub(testChain, 12)
+	env.fake.AddMember(testChain, testEmail, "pw")
 	validated := map[string]bool{}
 	check := func(op logical.Operation, path string, data map[string]any) *logical.Response {
 		t.Helper()
@@ -30,6 +36,15 @@ func TestEveryResponseMatchesItsSchema(t *testing.T) {
 	check(logical.ReadOperation, "config/"+testChain, nil)
 	check(logical.ListOperation, "config/", nil)
 	check(logical.ReadOperation, "token/"+testChain, nil)
+	check(logical.ReadOperation, clubPath, nil)
+	check(logical.CreateOperation, contactPath, map[string]any{"email": "someone@club.example"})
+	check(logical.UpdateOperation, contactPath, map[string]any{"email": testEmail})
+	check(logical.ReadOperation, contactPath, nil)
+	check(logical.ListOperation, "contacts/"+testChain+"/", nil)
+	check(logical.ReadOperation, "token/"+testChain+"/contacts/bob", nil)
+	check(logical.UpdateOperation, "config/"+testChain, map[string]any{"share_api_key": true, "api_key": testAPIKey})
+	check(logical.ReadOperation, clubPath, nil)
+	check(logical.DeleteOperation, contactPath, nil)
 	check(logical.UpdateOperation, "config/"+testChain, map[string]any{"no_lease": true})
 	require.Nil(t, check(logical.ReadOperation, "token/"+testChain, nil).Secret)
 

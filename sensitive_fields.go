@@ -9,8 +9,8 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
-// sensitiveFields are the request fields that carry secrets.
-var sensitiveFields = []string{"client_secret", "api_key", "code", "refresh_token"}
+// sensitiveFields are the request fields that carry secrets or personal data.
+var sensitiveFields = []string{"client_secret", "api_key", "code", "refresh_token", "email"}
 
 // HandleRequest refuses a secret of the wrong type before the framework's
 // field validation, whose error quotes the submitted value.

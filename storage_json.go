@@ -39,3 +39,11 @@ func putJSON(ctx context.Context, s logical.Storage, key, what string, v any) er
 	}
 	return nil
 }
+
+// deleteKey deletes one entry; deleting what is not there is no error.
+func deleteKey(ctx context.Context, s logical.Storage, key string) error {
+	if err := s.Delete(ctx, key); err != nil {
+		return fmt.Errorf("deleting %s: %w", key, err)
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package resamania
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -230,6 +231,17 @@ func (c *tokenCache) forget(key string) {
 	defer c.mu.Unlock()
 	if e := c.entries[key]; e != nil {
 		e.drop()
+	}
+}
+
+// forgetPrefix forgets every key under prefix, as forget does.
+func (c *tokenCache) forgetPrefix(prefix string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key, e := range c.entries {
+		if strings.HasPrefix(key, prefix) {
+			e.drop()
+		}
 	}
 }
 

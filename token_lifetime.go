@@ -14,6 +14,8 @@ type cachedToken struct {
 	Scope       string    `json:"scope,omitempty"`
 	IssuedAt    time.Time `json:"issued_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
+	// ConfigFingerprint: of the chain config a scoped token was minted with.
+	ConfigFingerprint string `json:"config_fingerprint,omitempty"`
 }
 
 func newCachedToken(t *upstream.Token) *cachedToken {

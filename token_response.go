@@ -2,6 +2,7 @@ package resamania
 
 import (
 	"context"
+	"maps"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -11,13 +12,25 @@ import (
 // maxMinimumSeconds bounds minimum_seconds: a day.
 const maxMinimumSeconds = 86400
 
+// tokenResponseFields is the schema of a token read's data, on every token path.
 func tokenResponseFields() map[string]*framework.FieldSchema {
 	return map[string]*framework.FieldSchema{
+		"api_base_url": {Type: framework.TypeString, Description: "Base URL of the chain's Resamania API, for the calls the token authorises."},
+		"api_key":      {Type: framework.TypeString, Description: "The gateway key, for the x-gravitee-api-key header; only when the chain's share_api_key is set.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
 		"access_token": {Type: framework.TypeString, Description: "The access token, for an Authorization: Bearer header.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
 		"token_type":   {Type: framework.TypeString, Description: "Always Bearer."},
 		"expires_at":   {Type: framework.TypeString, Description: "When the token expires (RFC 3339, UTC)."},
 		"expires_in":   {Type: framework.TypeInt, Description: "Whole seconds the token has left."},
 		"scope":        {Type: framework.TypeString, Description: "Scopes granted, space-separated; empty when Resamania said none."},
+	}
+}
+
+// minimumSecondsField is the minimum_seconds of every token read.
+func minimumSecondsField() *framework.FieldSchema {
+	return &framework.FieldSchema{
+		Type:        framework.TypeInt,
+		Description: "Least life, in seconds, the returned token must have left; a newer token is minted when the cached one has less.",
+		Default:     0,
 	}
 }
 
@@ -30,29 +43,38 @@ func minimumSeconds(d *framework.FieldData) (time.Duration, *logical.Response) {
 	return time.Duration(n) * time.Second, nil
 }
 
+// tokenRead is what a token path asks of serveToken.
+type tokenRead struct {
+	chain    string
+	internal map[string]any // kept with the lease
+	extra    map[string]any // more data for the reader, such as club_id
+	// source names the key and its source, given the chain.
+	source func(*chainEntry) (key string, src tokenSource)
+}
+
 // serveToken is the whole of a token read once its path is parsed: the
 // chain, a token with at least minimum_seconds left from the key's source,
-// and the response. internal is kept with the lease.
-func (b *backend) serveToken(ctx context.Context, req *logical.Request, d *framework.FieldData, chain string, internal map[string]any, source func(*chainEntry) (key string, src tokenSource)) (*logical.Response, error) {
+// and the response.
+func (b *backend) serveToken(ctx context.Context, req *logical.Request, d *framework.FieldData, r tokenRead) (*logical.Response, error) {
 	minLeft, errResp := minimumSeconds(d)
 	if errResp != nil {
 		return errResp, nil
 	}
-	ch, err := b.configuredChain(ctx, req, chain)
+	ch, err := b.configuredChain(ctx, req, r.chain)
 	if err != nil {
 		return errorResponse(err)
 	}
-	key, src := source(ch)
+	key, src := r.source(ch)
 	tok, warning, err := b.tokens.get(ctx, key, src, minLeft)
 	if err != nil {
 		return errorResponse(err)
 	}
-	return b.tokenResponse(tok, ch.config.NoLease, warning, internal), nil
+	return b.tokenResponse(tok, ch, r, warning), nil
 }
 
 // tokenResponse shapes a token read: with a lease that ends before the token
 // does, or, for no_lease, the same data alone.
-func (b *backend) tokenResponse(tok *cachedToken, noLease bool, warning string, internal map[string]any) *logical.Response {
+func (b *backend) tokenResponse(tok *cachedToken, ch *chainEntry, r tokenRead, warning string) *logical.Response {
 	now := b.now()
 	data := map[string]any{
 		"access_token": tok.AccessToken,
@@ -60,10 +82,15 @@ func (b *backend) tokenResponse(tok *cachedToken, noLease bool, warning string, 
 		"expires_at":   tok.ExpiresAt.UTC().Format(time.RFC3339),
 		"expires_in":   int64(tok.ExpiresAt.Sub(now) / time.Second),
 		"scope":        tok.Scope,
+		"api_base_url": ch.config.APIBaseURL,
 	}
+	if ch.config.ShareAPIKey {
+		data["api_key"] = ch.config.APIKey
+	}
+	maps.Copy(data, r.extra)
 	resp := &logical.Response{Data: data}
-	if !noLease {
-		resp = b.Secret(secretAccessTokenType).Response(data, internal)
+	if !ch.config.NoLease {
+		resp = b.Secret(secretAccessTokenType).Response(data, r.internal)
 		ttl := leaseTTL(tok, now)
 		resp.Secret.TTL = ttl
 		resp.Secret.MaxTTL = ttl
