@@ -55,6 +55,9 @@ run secrets enable -path=resamania -plugin-version="$version" "$plugin"
 run write resamania/config/demo api_base_url="$resamania_url" client_id=1_demo client_secret=demo-secret
 run read resamania/config/demo
 run read resamania/token/demo
+run read resamania/token/demo/clubs/1
+run write resamania/contacts/demo/alice email=alice@demo.example
+run read resamania/token/demo/contacts/alice
 
 if [ "${DEMO_KEEP:-0}" = 1 ]; then
   cat <<MSG

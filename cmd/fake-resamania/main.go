@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -43,10 +44,15 @@ func run() error {
 	gatewayKey := flag.String("gateway-key", "", "require this x-gravitee-api-key on every request")
 	redirectURI := flag.String("redirect-uri", "http://127.0.0.1:8250/callback", "registered redirect URI for the code flow")
 	var members memberFlags
-	flag.Var(&members, "member", "member user:password who can sign in (repeatable; default member:password)")
+	flag.Var(&members, "member", "member user:password who can sign in, the user also an email for the contact grant (repeatable; default member:password and alice@demo.example:password)")
+	var clubs memberFlags
+	flag.Var(&clubs, "club", "number of a club of the chain, for the club grant (repeatable; default 1)")
 	flag.Parse()
 	if len(members) == 0 {
-		members = memberFlags{"member:password"}
+		members = memberFlags{"member:password", "alice@demo.example:password"}
+	}
+	if len(clubs) == 0 {
+		clubs = memberFlags{"1"}
 	}
 
 	if err := checkLoopback(*addr); err != nil {
@@ -56,7 +62,16 @@ func run() error {
 	srv.AddClient(fakeresamania.Client{
 		ClientToken: *clientToken, ClientID: *clientID, ClientSecret: *clientSecret,
 		ExpiresIn: *expiresIn, RedirectURIs: []string{*redirectURI},
+		AllowedGrants: []string{fakeresamania.GrantClientCredentials, fakeresamania.GrantAuthorizationCode, fakeresamania.GrantRefreshToken,
+			fakeresamania.GrantClubCredentials, fakeresamania.GrantContactCredentials},
 	})
+	for _, c := range clubs {
+		id, err := strconv.Atoi(c)
+		if err != nil || id <= 0 {
+			return fmt.Errorf("-club %q: want a club number", c)
+		}
+		srv.AddClub(*clientToken, id)
+	}
 	for _, m := range members {
 		user, pass, ok := strings.Cut(m, ":")
 		if !ok || user == "" {
