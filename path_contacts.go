@@ -2,7 +2,6 @@ package resamania
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -11,7 +10,10 @@ import (
 )
 
 func pathContacts(b *backend) []*framework.Path {
-	return []*framework.Path{pathContactEntry(b), pathContactList(b)}
+	return []*framework.Path{pathContactEntry(b), pathChainList(chainList{
+		prefix: contactsStoragePrefix, suffix: "contacts", what: "contacts",
+		description: "Lists the names of the contacts written for the chain; never their emails.",
+	})}
 }
 
 func pathContactEntry(b *backend) *framework.Path {
@@ -48,25 +50,6 @@ func pathContactEntry(b *backend) *framework.Path {
 		ExistenceCheck:  b.pathContactExists,
 		HelpSynopsis:    "Name a member, by email, for member-scoped tokens.",
 		HelpDescription: pathContactHelpDesc,
-	}
-}
-
-func pathContactList(b *backend) *framework.Path {
-	return &framework.Path{
-		Pattern:      "contacts/" + framework.GenericNameRegex("client_token") + "/?$",
-		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "contacts"},
-		Fields:       map[string]*framework.FieldSchema{"client_token": credNameFields()["client_token"]},
-		Operations: map[logical.Operation]framework.OperationHandler{
-			logical.ListOperation: &framework.PathOperation{
-				Callback: b.pathContactListRead, Summary: "List the chain's contacts.",
-				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "list"},
-				Responses: map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: map[string]*framework.FieldSchema{
-					"keys": {Type: framework.TypeStringSlice, Description: "The name of every contact of the chain."},
-				}}}},
-			},
-		},
-		HelpSynopsis:    "List a chain's contacts.",
-		HelpDescription: "Lists the names of the contacts written for the chain; never their emails.",
 	}
 }
 
@@ -124,18 +107,6 @@ func (b *backend) pathContactDelete(ctx context.Context, req *logical.Request, d
 		}
 		return deleteKey(ctx, req.Storage, key)
 	})
-}
-
-func (b *backend) pathContactListRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	chain := d.Get("client_token").(string)
-	if err := validateClientToken(chain); err != nil {
-		return logical.ErrorResponse(err.Error()), nil
-	}
-	names, err := req.Storage.List(ctx, contactsStoragePrefix+chain+"/")
-	if err != nil {
-		return nil, fmt.Errorf("listing contacts of chain %q: %w", chain, err)
-	}
-	return logical.ListResponse(names), nil
 }
 
 const pathContactHelpDesc = `

@@ -13,7 +13,10 @@ import (
 )
 
 func pathCreds(b *backend) []*framework.Path {
-	return []*framework.Path{pathCredsEntry(b), pathCredsStatus(b), pathCredsList(b)}
+	return []*framework.Path{pathCredsEntry(b), pathCredsStatus(b), pathChainList(chainList{
+		prefix: credsStoragePrefix, suffix: "member-credentials", what: "member credentials",
+		description: "Lists the names of the member credentials stored for the chain.",
+	})}
 }
 
 var credPattern = "creds/" + framework.GenericNameRegex("client_token") + "/" + framework.GenericNameRegex("name")
@@ -93,25 +96,6 @@ func pathCredsStatus(b *backend) *framework.Path {
 		},
 		HelpSynopsis:    "Read a member credential's state, without secrets.",
 		HelpDescription: "Shows whether the credential can be refreshed (state active), or needs the member to sign in again and why, and when it was created and last refreshed.",
-	}
-}
-
-func pathCredsList(b *backend) *framework.Path {
-	return &framework.Path{
-		Pattern:      "creds/" + framework.GenericNameRegex("client_token") + "/?$",
-		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "member-credentials"},
-		Fields:       map[string]*framework.FieldSchema{"client_token": credNameFields()["client_token"]},
-		Operations: map[logical.Operation]framework.OperationHandler{
-			logical.ListOperation: &framework.PathOperation{
-				Callback: b.pathCredsListRead, Summary: "List the chain's member credentials.",
-				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "list"},
-				Responses: map[int][]framework.Response{http.StatusOK: {{Description: "OK", Fields: map[string]*framework.FieldSchema{
-					"keys": {Type: framework.TypeStringSlice, Description: "The name of every credential stored for the chain."},
-				}}}},
-			},
-		},
-		HelpSynopsis:    "List a chain's member credentials.",
-		HelpDescription: "Lists the names of the member credentials stored for the chain.",
 	}
 }
 
@@ -220,18 +204,6 @@ func (b *backend) pathCredsDelete(ctx context.Context, req *logical.Request, d *
 	return nil, b.tokens.changeKey(key, func() error {
 		return b.creds.delete(ctx, req.Storage, key)
 	})
-}
-
-func (b *backend) pathCredsListRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	chain := d.Get("client_token").(string)
-	if err := validateClientToken(chain); err != nil {
-		return logical.ErrorResponse(err.Error()), nil
-	}
-	names, err := req.Storage.List(ctx, credsStoragePrefix+chain+"/")
-	if err != nil {
-		return nil, fmt.Errorf("listing credentials of chain %q: %w", chain, err)
-	}
-	return logical.ListResponse(names), nil
 }
 
 func (b *backend) pathCredsStatusRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
