@@ -22,10 +22,7 @@ func TestVaultAgentTemplateKeepsTokenFresh(t *testing.T) {
 	st.configure(t)
 
 	// An app token limited to the README's policy.
-	policy := filepath.Join(t.TempDir(), "policy.hcl")
-	require.NoError(t, os.WriteFile(policy, []byte(`path "resamania/token/mychain" { capabilities = ["read"] }`), 0o600))
-	st.vault.MustCLI(t, "policy", "write", "resamania-reader", policy)
-	appToken := strings.TrimSpace(st.vault.MustCLI(t, "token", "create", "-policy=resamania-reader", "-field=token"))
+	appToken := st.tokenWithPolicy(t, "resamania-reader", `path "resamania/token/mychain" { capabilities = ["read"] }`)
 
 	// The very example files, run from a folder of their own as the README says.
 	root, err := vaultharness.RepoRoot()

@@ -25,6 +25,8 @@ const (
 	mount          = "resamania"
 	redirectURI    = "https://app.example/callback"
 	member         = "alice"
+	memberEmail    = "SENTINEL-bob@club.example"           // a contact's email, known to Resamania
+	unknownEmail   = "SENTINEL-carol-unknown@club.example" // a contact's email Resamania does not know
 )
 
 // The chain's paths under the mount.
@@ -35,21 +37,23 @@ const (
 )
 
 // startFake starts the fake Resamania server with the chain's client, whose
-// access tokens live expiresIn seconds (0 is an hour), and a member who can
-// sign in.
+// access tokens live expiresIn seconds (0 is an hour) and which may use every
+// grant the plugin sends, and a member who can sign in.
 func startFake(t *testing.T, expiresIn int) *fakeresamania.Server {
 	t.Helper()
 	fake := fakeresamania.Start(fakeresamania.Options{PathPrefix: "/integration", GatewayKey: gatewayKey})
 	t.Cleanup(fake.Close)
-	fake.AddClient(fakeresamania.Client{ClientToken: chain, ClientID: clientID, ClientSecret: clientSecret, ExpiresIn: expiresIn, RedirectURIs: []string{redirectURI}})
+	fake.AddClient(fakeresamania.Client{ClientToken: chain, ClientID: clientID, ClientSecret: clientSecret, ExpiresIn: expiresIn, RedirectURIs: []string{redirectURI},
+		AllowedGrants: []string{fakeresamania.GrantClientCredentials, fakeresamania.GrantAuthorizationCode, fakeresamania.GrantRefreshToken,
+			fakeresamania.GrantClubCredentials, fakeresamania.GrantContactCredentials}})
 	fake.AddMember(chain, member, memberPassword)
 	return fake
 }
 
-// secretsToHide lists what no log may hold: the sentinels and every token
-// and code the fake issued.
+// secretsToHide lists what no log may hold: the sentinels (contacts' emails
+// are personal data) and every token and code the fake issued.
 func secretsToHide(fake *fakeresamania.Server) []string {
-	return append([]string{clientSecret, gatewayKey, memberPassword}, fake.IssuedSecrets()...)
+	return append([]string{clientSecret, gatewayKey, memberPassword, memberEmail, unknownEmail}, fake.IssuedSecrets()...)
 }
 
 // stack is a real Vault with the plugin mounted and a fake Resamania server.
@@ -115,6 +119,8 @@ type tokenRead struct {
 		ExpiresAt   string `json:"expires_at"`
 		ExpiresIn   int    `json:"expires_in"`
 		Scope       string `json:"scope"`
+		APIBaseURL  string `json:"api_base_url"`
+		ClubID      string `json:"club_id"` // club reads only
 	} `json:"data"`
 	Warnings []string `json:"warnings"`
 }
