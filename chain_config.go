@@ -56,10 +56,12 @@ func putChainConfig(ctx context.Context, s logical.Storage, chain string, cfg *c
 	return putJSON(ctx, s, configStoragePrefix+chain, fmt.Sprintf("the config of chain %q", chain), cfg)
 }
 
-// fingerprint identifies the config's content, secrets included, without
-// holding them: a token minted with another config is told apart by it.
+// fingerprint identifies what a token is minted with (the endpoint, the
+// client, its secrets, the gateway key, the scopes, the trusted CAs) without
+// holding any of it. Settings that do not change minting, such as no_lease,
+// leave it as it is, so they do not throw tokens away.
 func (c *chainConfig) fingerprint() string {
-	raw, _ := json.Marshal(c)
+	raw, _ := json.Marshal([]string{c.APIBaseURL, c.ClientID, c.ClientSecret, c.APIKey, c.Scope, c.CAPEM})
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:16])
 }

@@ -119,7 +119,7 @@ func configFields() map[string]*framework.FieldSchema {
 		},
 		"scope": {
 			Type:        framework.TypeString,
-			Description: "Space-separated OAuth scopes to ask for with the client_credentials grant. Empty asks for the client's default scopes.",
+			Description: "Space-separated OAuth scopes to ask for with the client_credentials grant and the club and contact grants. Empty asks for the client's default scopes.",
 		},
 		"ca_pem": {
 			Type:        framework.TypeString,

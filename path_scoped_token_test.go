@@ -160,6 +160,12 @@ func TestConfigChangeDropsScopedTokens(t *testing.T) {
 	second := env.mustRead(t, clubPath).Data["access_token"]
 	require.NotEqual(t, first, second, "minted again with the new config")
 
+	// A setting that does not change minting keeps the token: it is read
+	// back from storage, not minted again.
+	env.configure(map[string]any{"request_timeout": "20s", "share_api_key": true})
+	require.Equal(t, second, env.mustRead(t, clubPath).Data["access_token"])
+	require.Equal(t, 2, env.fake.TokenRequests(testChain, fakeresamania.GrantClubCredentials))
+
 	// A reload finds the stored token, minted with the current config: kept.
 	reloadBackend(t, env)
 	require.Equal(t, second, env.mustRead(t, clubPath).Data["access_token"])

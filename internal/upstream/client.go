@@ -23,7 +23,7 @@ type Config struct {
 	ClientID     string
 	ClientSecret string
 	APIKey       string // sent as GatewayKeyHeader when set
-	Scope        string // space-separated, sent with client_credentials when set
+	Scope        string // space-separated, sent with client_credentials and the extension grants when set
 	CAPEM        string // trust only these CAs when set
 	// AttemptTimeout bounds one HTTP exchange; retries get their own.
 	AttemptTimeout time.Duration
@@ -128,6 +128,7 @@ func (c *Client) extensionGrant(ctx context.Context, grantType string, params ur
 		ClientID:       c.cfg.ClientID,
 		ClientSecret:   c.cfg.ClientSecret,
 		TokenURL:       c.cfg.TokenURL,
+		Scopes:         strings.Fields(c.cfg.Scope),
 		EndpointParams: params,
 		AuthStyle:      oauth2.AuthStyleInParams,
 	}

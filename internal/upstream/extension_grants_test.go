@@ -37,6 +37,11 @@ func TestClubCredentials(t *testing.T) {
 
 	_, err = e.client().ClubCredentials(context.Background(), "/"+testChain+"/clubs/13")
 	require.True(t, IsRejected(err, "invalid_grant"), "an unknown club: %v", err)
+
+	e.srv.ResetCounters()
+	_, err = e.client(func(c *Config) { c.Scope = "read  write" }).ClubCredentials(context.Background(), "/"+testChain+"/clubs/12")
+	require.NoError(t, err)
+	require.Equal(t, "read write", e.srv.Requests()[0].Form.Get("scope"), "the chain's scopes are asked for")
 }
 
 func TestContactCredentialsNeverTellTheEmail(t *testing.T) {
