@@ -39,7 +39,11 @@ type chainConfig struct {
 	Scope          string        `json:"scope,omitempty"`
 	CAPEM          string        `json:"ca_pem,omitempty"`
 	RequestTimeout time.Duration `json:"request_timeout"`
-	NoLease        bool          `json:"no_lease"`
+	// NoLease is lease_mode none, kept in step with LeaseMode for configs
+	// stored before lease_mode existed.
+	NoLease bool `json:"no_lease"`
+	// LeaseMode is how token reads are leased: see the leaseMode constants.
+	LeaseMode string `json:"lease_mode,omitempty"`
 	// ShareAPIKey: token reads return the gateway key too, so an app gets
 	// every header it sends from one read.
 	ShareAPIKey bool `json:"share_api_key,omitempty"`
@@ -79,6 +83,31 @@ func (c *chainConfig) upstreamConfig(chain string, now func() time.Time) upstrea
 		UserAgent: fmt.Sprintf("vault-plugin-secrets-resamania/%s (pid %d)", Version, os.Getpid()),
 		Now:       now,
 	}
+}
+
+// The lease modes of a chain's token reads.
+const (
+	// leaseNonRenewable: a lease that ends a safety margin before the token
+	// expires; read again for a new one.
+	leaseNonRenewable = "non_renewable"
+	// leaseRenewable: a renewable lease whose renewals never reach past that
+	// end, so Vault Proxy's lease cache holds the token instead of passing
+	// every read through.
+	leaseRenewable = "renewable"
+	// leaseNone: no lease; the data says when to read again (ttl,
+	// rotation_period), as Vault Agent and the Secrets Operator expect.
+	leaseNone = "none"
+)
+
+// leaseMode is the chain's lease mode, for configs stored before it existed too.
+func (c *chainConfig) leaseMode() string {
+	switch {
+	case c.LeaseMode != "":
+		return c.LeaseMode
+	case c.NoLease:
+		return leaseNone
+	}
+	return leaseNonRenewable
 }
 
 // refreshTokenTTL is the refresh tokens' lifetime, defaulted for old configs.
@@ -128,6 +157,8 @@ func (c *chainConfig) validate() error {
 		return fmt.Errorf("api_key must be at most %d printable characters", maxSecretLen)
 	case c.RequestTimeout < minRequestTimeout || c.RequestTimeout > maxRequestTimeout:
 		return fmt.Errorf("request_timeout must be between %s and %s", minRequestTimeout, maxRequestTimeout)
+	case c.LeaseMode != leaseNonRenewable && c.LeaseMode != leaseRenewable && c.LeaseMode != leaseNone:
+		return fmt.Errorf("lease_mode must be %s, %s or %s", leaseNonRenewable, leaseRenewable, leaseNone)
 	case c.RefreshTokenTTL < minRefreshTokenTTL || c.RefreshTokenTTL > maxRefreshTokenTTL:
 		return fmt.Errorf("refresh_token_ttl must be between %s and %s", minRefreshTokenTTL, maxRefreshTokenTTL)
 	case len(c.CAPEM) > maxCAPEMLen:

@@ -140,9 +140,15 @@ func configFields() map[string]*framework.FieldSchema {
 			Description: "Return the gateway key (api_key) with every token read, so one read gives an app every header it sends. Anyone who may read this chain's tokens then also gets the gateway key.",
 			Default:     false,
 		},
+		"lease_mode": {
+			Type:          framework.TypeString,
+			Description:   "How token reads are leased. non_renewable: a lease that ends a safety margin before the token expires (read again for a new one). renewable: the same end, but renewable up to it, so Vault Proxy's cache holds the token. none: no lease; the data carries ttl, rotation_period and last_vault_rotation, which Vault Agent and the Vault Secrets Operator use to re-read in time.",
+			Default:       leaseNonRenewable,
+			AllowedValues: []any{leaseNonRenewable, leaseRenewable, leaseNone},
+		},
 		"no_lease": {
 			Type:        framework.TypeBool,
-			Description: "Return tokens without a Vault lease. For apps that read on every request and would otherwise pile up leases; Vault Agent then re-reads on its own schedule rather than the token's, so prefer leases with Agent.",
+			Description: "Kept for older configs: true is lease_mode=none, false turns none back into non_renewable.",
 			Default:     false,
 		},
 	}
@@ -158,7 +164,8 @@ func configReadFields() map[string]*framework.FieldSchema {
 		"scope":             {Type: framework.TypeString, Description: "Scopes asked for."},
 		"ca_pem":            {Type: framework.TypeString, Description: "CA bundle trusted for the token endpoint, empty for the system's."},
 		"request_timeout":   {Type: framework.TypeDurationSecond, Description: "Timeout of one request, in seconds."},
-		"no_lease":          {Type: framework.TypeBool, Description: "Whether tokens are returned without a lease."},
+		"lease_mode":        {Type: framework.TypeString, Description: "non_renewable, renewable or none."},
+		"no_lease":          {Type: framework.TypeBool, Description: "Whether tokens are returned without a lease (lease_mode none)."},
 		"share_api_key":     {Type: framework.TypeBool, Description: "Whether token reads return the gateway key."},
 		"refresh_token_ttl": {Type: framework.TypeDurationSecond, Description: "Lifetime of members' refresh tokens, in seconds."},
 	}
@@ -184,7 +191,8 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 		"scope":             cfg.Scope,
 		"ca_pem":            cfg.CAPEM,
 		"request_timeout":   int64(cfg.RequestTimeout.Seconds()),
-		"no_lease":          cfg.NoLease,
+		"lease_mode":        cfg.leaseMode(),
+		"no_lease":          cfg.leaseMode() == leaseNone,
 		"share_api_key":     cfg.ShareAPIKey,
 		"refresh_token_ttl": int64(cfg.refreshTokenTTL().Seconds()),
 	}}, nil
@@ -196,6 +204,9 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	if err := rejectUnknownFields(req, d); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	if err := leaseModeConflict(d); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	var resp *logical.Response
@@ -264,12 +275,38 @@ func applyConfigFields(cfg *chainConfig, d *framework.FieldData) {
 	} else if cfg.RefreshTokenTTL == 0 {
 		cfg.RefreshTokenTTL = defaultRefreshTokenTTL // a config stored before the field existed
 	}
-	if v, ok := d.GetOk("no_lease"); ok {
-		cfg.NoLease = v.(bool)
-	}
+	applyLeaseMode(cfg, d)
 	if v, ok := d.GetOk("share_api_key"); ok {
 		cfg.ShareAPIKey = v.(bool)
 	}
+}
+
+// applyLeaseMode sets lease_mode, or its old form no_lease, and keeps the two
+// in step. A conflict between them is refused before: see leaseModeConflict.
+func applyLeaseMode(cfg *chainConfig, d *framework.FieldData) {
+	mode := cfg.leaseMode()
+	if v, ok := d.GetOk("no_lease"); ok {
+		switch {
+		case v.(bool):
+			mode = leaseNone
+		case mode == leaseNone:
+			mode = leaseNonRenewable
+		}
+	}
+	if v, ok := d.GetOk("lease_mode"); ok {
+		mode = strings.TrimSpace(v.(string))
+	}
+	cfg.LeaseMode, cfg.NoLease = mode, mode == leaseNone
+}
+
+// leaseModeConflict: a write that names both fields must not contradict itself.
+func leaseModeConflict(d *framework.FieldData) error {
+	mode, modeSet := d.GetOk("lease_mode")
+	noLease, noLeaseSet := d.GetOk("no_lease")
+	if modeSet && noLeaseSet && (mode.(string) == leaseNone) != noLease.(bool) {
+		return fmt.Errorf("lease_mode=%q contradicts no_lease=%t: give lease_mode alone", clip(mode.(string), 32), noLease)
+	}
+	return nil
 }
 
 func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

@@ -14,7 +14,7 @@ func pathScopedToken(b *backend) []*framework.Path {
 
 func pathClubToken(b *backend) *framework.Path {
 	fields := tokenResponseFields()
-	fields["club_id"] = &framework.FieldSchema{Type: framework.TypeString, Description: "The club's IRI, /{client_token}/clubs/{id}, for the x-user-club-id header."}
+	fields["club_id"] = clubIDField()
 	return &framework.Path{
 		Pattern:      "token/" + framework.GenericNameRegex("client_token") + "/clubs/(?P<club_id>[0-9]+)$",
 		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "club-access-token"},
@@ -36,6 +36,10 @@ func pathClubToken(b *backend) *framework.Path {
 		HelpSynopsis:    "Get an access token scoped to one club.",
 		HelpDescription: pathClubTokenHelpDesc,
 	}
+}
+
+func clubIDField() *framework.FieldSchema {
+	return &framework.FieldSchema{Type: framework.TypeString, Description: "The club's IRI, /{client_token}/clubs/{id}, for the x-user-club-id header."}
 }
 
 func pathContactToken(b *backend) *framework.Path {

@@ -55,6 +55,15 @@ func refreshAhead(t *cachedToken) time.Duration {
 	return lifetimeOf(t) / 3
 }
 
+// leaseEnd is when every lease of t ends: the margin before it expires.
+// Renewals never reach past it.
+func leaseEnd(t *cachedToken) time.Time { return t.ExpiresAt.Add(-leaseMargin(t)) }
+
+// refreshAt is when the cache stops serving t: isFresh turns false.
+func refreshAt(t *cachedToken) time.Time {
+	return t.ExpiresAt.Add(-max(refreshAhead(t), leaseMargin(t)+time.Second))
+}
+
 // isFresh: the cache may serve t without minting, to a reader who asks for at
 // least minLeft of life.
 func isFresh(t *cachedToken, now time.Time, minLeft time.Duration) bool {

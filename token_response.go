@@ -15,13 +15,16 @@ const maxMinimumSeconds = 86400
 // tokenResponseFields is the schema of a token read's data, on every token path.
 func tokenResponseFields() map[string]*framework.FieldSchema {
 	return map[string]*framework.FieldSchema{
-		"api_base_url": {Type: framework.TypeString, Description: "Base URL of the chain's Resamania API, for the calls the token authorises."},
-		"api_key":      {Type: framework.TypeString, Description: "The gateway key, for the x-gravitee-api-key header; only when the chain's share_api_key is set.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
-		"access_token": {Type: framework.TypeString, Description: "The access token, for an Authorization: Bearer header.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
-		"token_type":   {Type: framework.TypeString, Description: "Always Bearer."},
-		"expires_at":   {Type: framework.TypeString, Description: "When the token expires (RFC 3339, UTC)."},
-		"expires_in":   {Type: framework.TypeInt, Description: "Whole seconds the token has left."},
-		"scope":        {Type: framework.TypeString, Description: "Scopes granted, space-separated; empty when Resamania said none."},
+		"api_base_url":        {Type: framework.TypeString, Description: "Base URL of the chain's Resamania API, for the calls the token authorises."},
+		"api_key":             {Type: framework.TypeString, Description: "The gateway key, for the x-gravitee-api-key header; only when the chain's share_api_key is set.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
+		"access_token":        {Type: framework.TypeString, Description: "The access token, for an Authorization: Bearer header.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
+		"token_type":          {Type: framework.TypeString, Description: "Always Bearer."},
+		"expires_at":          {Type: framework.TypeString, Description: "When the token expires (RFC 3339, UTC)."},
+		"expires_in":          {Type: framework.TypeInt, Description: "Whole seconds the token has left."},
+		"scope":               {Type: framework.TypeString, Description: "Scopes granted, space-separated; empty when Resamania said none."},
+		"ttl":                 {Type: framework.TypeInt, Description: "Without a lease only: whole seconds until a read gets a newer token."},
+		"rotation_period":     {Type: framework.TypeInt, Description: "Without a lease only: the token's lifetime, in seconds."},
+		"last_vault_rotation": {Type: framework.TypeString, Description: "Without a lease only: when the token was issued (RFC 3339, nanoseconds)."},
 	}
 }
 
@@ -72,8 +75,9 @@ func (b *backend) serveToken(ctx context.Context, req *logical.Request, d *frame
 	return b.tokenResponse(tok, ch, r, warning), nil
 }
 
-// tokenResponse shapes a token read: with a lease that ends before the token
-// does, or, for no_lease, the same data alone.
+// tokenResponse shapes a token read by the chain's lease mode: a lease that
+// ends a safety margin before the token does (renewable up to that end, or
+// not), or no lease and the data that says when to read again.
 func (b *backend) tokenResponse(tok *cachedToken, ch *chainEntry, r tokenRead, warning string) *logical.Response {
 	now := b.now()
 	data := map[string]any{
@@ -88,16 +92,40 @@ func (b *backend) tokenResponse(tok *cachedToken, ch *chainEntry, r tokenRead, w
 		data["api_key"] = ch.config.APIKey
 	}
 	maps.Copy(data, r.extra)
-	resp := &logical.Response{Data: data}
-	if !ch.config.NoLease {
-		resp = b.Secret(secretAccessTokenType).Response(data, r.internal)
+	var resp *logical.Response
+	switch mode := ch.config.leaseMode(); mode {
+	case leaseNone:
+		maps.Copy(data, rotationFields(tok, now))
+		resp = &logical.Response{Data: data}
+	default:
+		internal := map[string]any{}
+		maps.Copy(internal, r.internal)
+		internal[leaseEndKey] = leaseEnd(tok).Format(time.RFC3339Nano)
+		resp = b.Secret(secretAccessTokenType).Response(data, internal)
 		ttl := leaseTTL(tok, now)
 		resp.Secret.TTL = ttl
 		resp.Secret.MaxTTL = ttl
-		resp.Secret.Renewable = false
+		resp.Secret.Renewable = mode == leaseRenewable
 	}
 	if warning != "" {
 		resp.AddWarning(warning)
 	}
 	return resp
+}
+
+// rotationFields tell a reader without a lease when to read again, in the
+// shape consul-template (Vault Agent) and the Vault Secrets Operator read for
+// rotating secrets: ttl, whole seconds until the plugin hands out a newer
+// token; rotation_period, the token's lifetime; last_vault_rotation, when it
+// was issued.
+func rotationFields(tok *cachedToken, now time.Time) map[string]any {
+	ttl := int64(refreshAt(tok).Sub(now) / time.Second)
+	if ttl < 0 {
+		ttl = 0
+	}
+	return map[string]any{
+		"ttl":                 ttl,
+		"rotation_period":     int64(lifetimeOf(tok) / time.Second),
+		"last_vault_rotation": tok.IssuedAt.UTC().Format(time.RFC3339Nano),
+	}
 }
