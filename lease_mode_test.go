@@ -58,8 +58,8 @@ func TestRenewableLeaseRenewsUpToItsEndOnly(t *testing.T) {
 	env.configure(map[string]any{"lease_mode": "renewable"})
 	resp := env.readToken(nil)
 	require.True(t, resp.Secret.Renewable)
-	require.Equal(t, 3540*time.Second, resp.Secret.TTL)
-	require.Equal(t, 3540*time.Second, resp.Secret.MaxTTL, "Vault caps every renewal at IssueTime+MaxTTL")
+	require.Equal(t, 1770*time.Second, resp.Secret.TTL, "half the span to the lease's end, first")
+	require.Equal(t, 3540*time.Second, resp.Secret.MaxTTL, "Vault caps every renewal at IssueTime+MaxTTL: the lease's end")
 
 	secret := resp.Secret
 	secret.IssueTime = env.clock.Now()

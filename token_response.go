@@ -103,9 +103,16 @@ func (b *backend) tokenResponse(tok *cachedToken, ch *chainEntry, r tokenRead, w
 		internal[leaseEndKey] = leaseEnd(tok).Format(time.RFC3339Nano)
 		resp = b.Secret(secretAccessTokenType).Response(data, internal)
 		ttl := leaseTTL(tok, now)
-		resp.Secret.TTL = ttl
-		resp.Secret.MaxTTL = ttl
-		resp.Secret.Renewable = mode == leaseRenewable
+		resp.Secret.TTL, resp.Secret.MaxTTL = ttl, ttl
+		resp.Secret.Renewable = mode == leaseRenewable // the framework's default is true: the secret has Renew
+		if mode == leaseRenewable {
+			// Half the span first, renewable up to its end: a renewing
+			// client (Vault Proxy renews at about 2/3 of each lease and lets
+			// go once a renewal stops growing) then holds the token until
+			// about 3/4 of its life, past the point where this plugin hands
+			// out the next one, so it takes one lease per token, not two.
+			resp.Secret.TTL = max((ttl / 2).Truncate(time.Second), time.Second)
+		}
 	}
 	if warning != "" {
 		resp.AddWarning(warning)
