@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -12,64 +10,68 @@ import (
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/vaultharness"
 )
 
-// Vault Agent renders the token with the README's example files, against
-// tokens that live 20 s, over more than three token lives: the file always
-// holds a valid token, gets a new one before the old expires, and Agent reads
-// a bounded number of times per token life.
+// agentTokenLife is how long the fake's tokens live in the Agent tests.
+const agentTokenLife = 20 * time.Second
+
+// Vault Agent renders the token with the README's example files, against a
+// leased chain whose tokens live 20 s, over more than three token lives: the
+// file always holds a valid token, gets a new one before the old expires, and
+// Agent reads a bounded number of times per token life.
 func TestVaultAgentTemplateKeepsTokenFresh(t *testing.T) {
-	const tokenLife = 20 * time.Second
-	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}, expiresIn: int(tokenLife.Seconds())})
+	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}, expiresIn: int(agentTokenLife.Seconds())})
 	st.configure(t)
 
-	// An app token limited to the README's policy.
-	appToken := st.tokenWithPolicy(t, "resamania-reader", `path "resamania/token/mychain" { capabilities = ["read"] }`)
+	run := watchAgent(t, st, 3*agentTokenLife+8*time.Second)
+	require.GreaterOrEqual(t, len(run.tokens), 4, "a new token at least once per token life")
+	for i := 1; i < len(run.tokens); i++ {
+		gap := run.firstSeen[run.tokens[i]].Sub(run.firstSeen[run.tokens[i-1]])
+		require.Less(t, gap, agentTokenLife, "token %d replaced its predecessor before it expired", i)
+	}
+	lives := run.lives(agentTokenLife)
+	require.GreaterOrEqual(t, run.reads, len(run.tokens))
+	require.LessOrEqual(t, run.reads, 2*(lives+1), "Agent reads a bounded number of times per token life")
+	require.LessOrEqual(t, run.mints, 2*(lives+1))
+	require.Positive(t, run.leases, "the leased chain's reads hold leases")
+}
 
-	// The very example files, run from a folder of their own as the README says.
-	root, err := vaultharness.RepoRoot()
+// The same Agent and example files against a chain without leases: the read
+// carries ttl and rotation_period, so Agent re-reads when the plugin has a
+// newer token (about once per token life) instead of every 5 minutes, which
+// would leave an expired token in the file; and no lease is ever created.
+func TestVaultAgentTemplateUnleasedChain(t *testing.T) {
+	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}, expiresIn: int(agentTokenLife.Seconds())})
+	st.configure(t, "no_lease=true")
+
+	// What consul-template reads, as it gets it: no lease, and ttl and
+	// rotation_period as JSON numbers (it type-asserts json.Number).
+	sec, err := st.vault.Client.Logical().Read(tokenPath)
 	require.NoError(t, err)
-	dir := t.TempDir()
-	for _, f := range []string{"agent.hcl", "resamania-token.ctmpl"} {
-		require.NoError(t, os.Symlink(filepath.Join(root, "examples", f), filepath.Join(dir, f)))
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "vault-token"), []byte(appToken), 0o600))
-	agent := vaultharness.StartAgent(t, st.vault, filepath.Join(dir, "agent.hcl"), nil)
-	rendered := filepath.Join(dir, "resamania-token.txt")
-	agent.WaitForFile(t, rendered, 30*time.Second)
-
-	seen := map[string]time.Time{}
-	var order []string
-	deadline := time.Now().Add(3*tokenLife + 8*time.Second)
-	for time.Now().Before(deadline) {
-		raw, err := os.ReadFile(rendered)
-		require.NoError(t, err)
-		tok := strings.TrimSpace(string(raw))
-		if tok != "" {
-			require.True(t, st.fake.AccessTokenValid(tok), "the rendered file holds an expired or unknown token at %s", time.Now().Format(time.RFC3339))
-			if _, ok := seen[tok]; !ok {
-				seen[tok] = time.Now()
-				order = append(order, tok)
-			}
-		}
-		require.False(t, agent.Exited(), "vault agent exited:\n%s", agent.Log())
-		time.Sleep(200 * time.Millisecond)
-	}
-	require.GreaterOrEqual(t, len(order), 4, "a new token at least once per token life")
-	for i := 1; i < len(order); i++ {
-		gap := seen[order[i]].Sub(seen[order[i-1]])
-		require.Less(t, gap, tokenLife, "token %d replaced its predecessor before it expired", i)
-	}
-
-	auditLog, err := os.ReadFile(st.audit)
+	require.Empty(t, sec.LeaseID)
+	ttl, ok := sec.Data["ttl"].(json.Number)
+	require.True(t, ok, "ttl is %T", sec.Data["ttl"])
+	secs, err := ttl.Int64()
 	require.NoError(t, err)
-	agentReads := 0
-	for _, line := range strings.Split(string(auditLog), "\n") {
-		if strings.Contains(line, `"type":"response"`) && strings.Contains(line, `"path":"resamania/token/mychain"`) {
-			agentReads++
-		}
-	}
-	lives := int((3*tokenLife + 8*time.Second) / tokenLife)
-	require.GreaterOrEqual(t, agentReads, len(order))
-	require.LessOrEqual(t, agentReads, 2*(lives+1), "Agent reads a bounded number of times per token life")
-	require.LessOrEqual(t, st.fake.TokenRequests(chain, ""), 2*(lives+1))
-	t.Logf("tokens rendered: %d, agent reads: %d, upstream mints: %d over %s", len(order), agentReads, st.fake.TokenRequests(chain, ""), 3*tokenLife+8*time.Second)
+	require.True(t, secs >= 1 && secs <= int64(agentTokenLife*2/3/time.Second), "ttl %d: until the plugin has a newer token, at 2/3 of its life", secs)
+	period, ok := sec.Data["rotation_period"].(json.Number)
+	require.True(t, ok, "rotation_period is %T", sec.Data["rotation_period"])
+	require.Equal(t, json.Number("20"), period)
+	lastRotation, _ := sec.Data["last_vault_rotation"].(string)
+	issued, err := time.Parse(time.RFC3339Nano, lastRotation)
+	require.NoError(t, err)
+	require.WithinDuration(t, time.Now(), issued, 5*time.Second)
+
+	watch := 7 * agentTokenLife / 2
+	run := watchAgent(t, st, watch)
+	require.Zero(t, run.leases, "an unleased chain's reads create no lease")
+	// One read per token life at least, or the file would have held an
+	// expired token; the plugin hands out a newer token at 2/3 of a token's
+	// life and Agent reads a second after, so about 1.5 reads a life, plus
+	// the first.
+	require.GreaterOrEqual(t, run.reads, run.lives(agentTokenLife), "Agent reads at least once per token life")
+	require.LessOrEqual(t, run.reads, int(watch/(agentTokenLife*2/3))+2, "Agent reads about once per token life, not more")
+	require.GreaterOrEqual(t, len(run.tokens), run.reads-1, "each Agent read (but the one as the watch ended) brings a newer token")
+	// Agent takes the newer token within a second or so of the plugin having
+	// it, not near the old one's end (nor at the 5 minutes of a read without
+	// ttl); the ages are to the second.
+	require.Less(t, run.oldestAge, agentTokenLife*2/3+4*time.Second, "Agent replaced each token soon after the plugin had a newer one")
 }

@@ -20,8 +20,16 @@ template_config {
   exit_on_retry_failure = false
 }
 
-# The token's lease ends a safety margin before the token expires; Agent
-# re-reads at 85-95% of the lease and always gets a new token then.
+# The same file serves a chain with or without leases; only the chain's
+# config differs.
+#   - Leased (the default): the lease ends a safety margin before the token
+#     expires; Agent re-reads at 85-95% of the lease and always gets a new
+#     token then.
+#   - Unleased (lease_mode=none, or no_lease=true): the read carries ttl,
+#     rotation_period and last_vault_rotation, and Agent re-reads ttl + 1
+#     seconds later, just after the plugin has a newer token. No lease is
+#     created. (Without those fields Agent would wait its
+#     static_secret_render_interval, 5 minutes, whatever the token's life.)
 template {
   source      = "resamania-token.ctmpl"
   destination = "resamania-token.txt"
