@@ -58,7 +58,7 @@ func TestRenewableLeaseRenewsUpToItsEndOnly(t *testing.T) {
 	env.configure(map[string]any{"lease_mode": "renewable"})
 	resp := env.readToken(nil)
 	require.True(t, resp.Secret.Renewable)
-	require.Equal(t, 1770*time.Second, resp.Secret.TTL, "half the span to the lease's end, first")
+	require.Equal(t, 3540*time.Second, resp.Secret.TTL)
 	require.Equal(t, 3540*time.Second, resp.Secret.MaxTTL, "Vault caps every renewal at IssueTime+MaxTTL: the lease's end")
 
 	secret := resp.Secret
@@ -85,6 +85,36 @@ func TestRenewableLeaseRenewsUpToItsEndOnly(t *testing.T) {
 	require.False(t, env.readToken(nil).Secret.Renewable)
 }
 
+// TestRenewableReadsTakeATokenWithMostOfItsLifeLeft: Vault Proxy lets a
+// renewable lease go at about 2/3 of what it had left, so a renewable read
+// never hands out a token past 55% of its life; a non-renewable read still
+// serves it until a third is left.
+func TestRenewableReadsTakeATokenWithMostOfItsLifeLeft(t *testing.T) {
+	env := getTestBackend(t)
+	env.configure(map[string]any{"lease_mode": "non_renewable"})
+	first := env.readToken(nil).Data["access_token"]
+	env.clock.Advance(36 * time.Minute) // 60% of its life
+	require.Equal(t, first, env.readToken(nil).Data["access_token"], "non_renewable: still fresh")
+
+	env.configure(map[string]any{"lease_mode": "renewable"})
+	env.readToken(nil) // the config change dropped the token: a new one
+	env.clock.Advance(32 * time.Minute) // 53%: still served
+	second := env.readToken(nil)
+	require.Equal(t, 2, env.fake.TokenRequests(testChain, ""))
+	env.clock.Advance(2 * time.Minute) // 57%
+	third := env.readToken(nil)
+	require.NotEqual(t, second.Data["access_token"], third.Data["access_token"], "renewable: a newer token past 55%")
+	require.Equal(t, 3, env.fake.TokenRequests(testChain, ""))
+	require.Empty(t, third.Warnings)
+
+	// While Resamania fails, the token in hand still serves, with a warning.
+	env.clock.Advance(34 * time.Minute)
+	env.fake.InjectFault(fakeresamania.Fault{Status: 503})
+	stale := env.readToken(nil)
+	require.Equal(t, third.Data["access_token"], stale.Data["access_token"])
+	require.NotEmpty(t, stale.Warnings)
+}
+
 // TestUnleasedReadSaysWhenToReadAgain: the fields that consul-template (Vault
 // Agent) and the Vault Secrets Operator read for a rotating secret, with
 // their types; a reader coming back after ttl+1 seconds gets a newer token.
@@ -97,7 +127,8 @@ func TestUnleasedReadSaysWhenToReadAgain(t *testing.T) {
 		require.Nil(t, first.Secret)
 		ttl, ok := first.Data["ttl"].(int64)
 		require.True(t, ok, "ttl is an integer: %T", first.Data["ttl"])
-		require.Equal(t, int64(life), first.Data["rotation_period"])
+		require.Equal(t, ttl, first.Data["rotation_period"], "read at issue: the next token comes rotation_period after it")
+		require.Less(t, ttl, int64(life), "before this one expires")
 		issued, err := time.Parse(time.RFC3339Nano, first.Data["last_vault_rotation"].(string))
 		require.NoError(t, err)
 		require.Equal(t, env.clock.Now().UTC(), issued)

@@ -22,8 +22,8 @@ func tokenResponseFields() map[string]*framework.FieldSchema {
 		"expires_at":          {Type: framework.TypeString, Description: "When the token expires (RFC 3339, UTC)."},
 		"expires_in":          {Type: framework.TypeInt, Description: "Whole seconds the token has left."},
 		"scope":               {Type: framework.TypeString, Description: "Scopes granted, space-separated; empty when Resamania said none."},
-		"ttl":                 {Type: framework.TypeInt, Description: "Without a lease only: whole seconds until a read gets a newer token."},
-		"rotation_period":     {Type: framework.TypeInt, Description: "Without a lease only: the token's lifetime, in seconds."},
+		"ttl":                 {Type: framework.TypeInt, Description: "Without a lease only: seconds (rounded up) until a read gets a newer token."},
+		"rotation_period":     {Type: framework.TypeInt, Description: "Without a lease only: seconds from last_vault_rotation to the next token (rounded up)."},
 		"last_vault_rotation": {Type: framework.TypeString, Description: "Without a lease only: when the token was issued (RFC 3339, nanoseconds)."},
 	}
 }
@@ -69,10 +69,31 @@ func (b *backend) serveToken(ctx context.Context, req *logical.Request, d *frame
 	}
 	key, src := r.source(ch)
 	tok, warning, err := b.tokens.get(ctx, key, src, minLeft)
+	if err == nil && ch.config.leaseMode() == leaseRenewable {
+		tok, warning, err = b.renewableToken(ctx, key, src, tok, warning)
+	}
 	if err != nil {
 		return errorResponse(err)
 	}
 	return b.tokenResponse(tok, ch, r, warning), nil
+}
+
+// renewableToken makes sure a renewable read hands out a token with at least
+// renewableMinLeft of it left: see token_lifetime.go. When a newer token
+// cannot be had, the one in hand still serves, with a warning.
+func (b *backend) renewableToken(ctx context.Context, key string, src tokenSource, tok *cachedToken, warning string) (*cachedToken, string, error) {
+	need := renewableMinLeft(tok)
+	if tok.ExpiresAt.Sub(b.now()) >= need {
+		return tok, warning, nil
+	}
+	newer, newerWarning, err := b.tokens.get(ctx, key, src, need)
+	switch {
+	case err == nil:
+		return newer, newerWarning, nil
+	case allowsFallback(err):
+		return tok, staleWarning(err, tok), nil
+	}
+	return nil, "", err
 }
 
 // tokenResponse shapes a token read by the chain's lease mode: a lease that
@@ -105,14 +126,6 @@ func (b *backend) tokenResponse(tok *cachedToken, ch *chainEntry, r tokenRead, w
 		ttl := leaseTTL(tok, now)
 		resp.Secret.TTL, resp.Secret.MaxTTL = ttl, ttl
 		resp.Secret.Renewable = mode == leaseRenewable // the framework's default is true: the secret has Renew
-		if mode == leaseRenewable {
-			// Half the span first, renewable up to its end: a renewing
-			// client (Vault Proxy renews at about 2/3 of each lease and lets
-			// go once a renewal stops growing) then holds the token until
-			// about 3/4 of its life, past the point where this plugin hands
-			// out the next one, so it takes one lease per token, not two.
-			resp.Secret.TTL = max((ttl / 2).Truncate(time.Second), time.Second)
-		}
 	}
 	if warning != "" {
 		resp.AddWarning(warning)
@@ -122,17 +135,20 @@ func (b *backend) tokenResponse(tok *cachedToken, ch *chainEntry, r tokenRead, w
 
 // rotationFields tell a reader without a lease when to read again, in the
 // shape consul-template (Vault Agent) and the Vault Secrets Operator read for
-// rotating secrets: ttl, whole seconds until the plugin hands out a newer
-// token; rotation_period, the token's lifetime; last_vault_rotation, when it
-// was issued.
+// rotating secrets, as Vault's static roles mean them: ttl, seconds until a
+// read gets a newer token; last_vault_rotation, when this one was issued;
+// rotation_period, from then to the next one (less than the token's life:
+// the plugin hands out the next token a third of the life early).
 func rotationFields(tok *cachedToken, now time.Time) map[string]any {
-	ttl := int64(refreshAt(tok).Sub(now) / time.Second)
-	if ttl < 0 {
-		ttl = 0
-	}
 	return map[string]any{
-		"ttl":                 ttl,
-		"rotation_period":     int64(lifetimeOf(tok) / time.Second),
+		"ttl":                 max(ceilSeconds(refreshAt(tok).Sub(now)), 0),
+		"rotation_period":     ceilSeconds(refreshAt(tok).Sub(tok.IssuedAt)),
 		"last_vault_rotation": tok.IssuedAt.UTC().Format(time.RFC3339Nano),
 	}
+}
+
+// ceilSeconds rounds up: a reader told to come back after it finds the newer
+// token there (the Secrets Operator comes back after ttl plus half a second).
+func ceilSeconds(d time.Duration) int64 {
+	return int64((d + time.Second - 1) / time.Second)
 }
