@@ -20,8 +20,20 @@ const agentTokenLife = 20 * time.Second
 func TestVaultAgentTemplateKeepsTokenFresh(t *testing.T) {
 	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}, expiresIn: int(agentTokenLife.Seconds())})
 	st.configure(t)
+	requireLeasedTokensReplacedInTime(t, watchAgent(t, st, 3*agentTokenLife+8*time.Second))
+}
 
-	run := watchAgent(t, st, 3*agentTokenLife+8*time.Second)
+// The same with lease_mode=renewable (the mode for Vault Proxy): Agent renews
+// the lease up to its end, never past it, then reads again, so the file still
+// gets a new token before the old one expires.
+func TestVaultAgentTemplateRenewableChain(t *testing.T) {
+	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}, expiresIn: int(agentTokenLife.Seconds())})
+	st.configure(t, "lease_mode=renewable")
+	requireLeasedTokensReplacedInTime(t, watchAgent(t, st, 3*agentTokenLife+8*time.Second))
+}
+
+func requireLeasedTokensReplacedInTime(t *testing.T, run agentRun) {
+	t.Helper()
 	require.GreaterOrEqual(t, len(run.tokens), 4, "a new token at least once per token life")
 	for i := 1; i < len(run.tokens); i++ {
 		gap := run.firstSeen[run.tokens[i]].Sub(run.firstSeen[run.tokens[i-1]])
@@ -51,10 +63,10 @@ func TestVaultAgentTemplateUnleasedChain(t *testing.T) {
 	require.True(t, ok, "ttl is %T", sec.Data["ttl"])
 	secs, err := ttl.Int64()
 	require.NoError(t, err)
-	require.True(t, secs >= 1 && secs <= int64(agentTokenLife*2/3/time.Second), "ttl %d: until the plugin has a newer token, at 2/3 of its life", secs)
+	require.True(t, secs >= 1 && secs <= int64(agentTokenLife*2/3/time.Second)+1, "ttl %d: until the plugin has a newer token, at 2/3 of its life (rounded up)", secs)
 	period, ok := sec.Data["rotation_period"].(json.Number)
 	require.True(t, ok, "rotation_period is %T", sec.Data["rotation_period"])
-	require.Equal(t, json.Number("20"), period)
+	require.Equal(t, json.Number("14"), period, "to the next token: 2/3 of 20 s, rounded up")
 	lastRotation, _ := sec.Data["last_vault_rotation"].(string)
 	issued, err := time.Parse(time.RFC3339Nano, lastRotation)
 	require.NoError(t, err)
