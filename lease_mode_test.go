@@ -97,7 +97,7 @@ func TestRenewableReadsTakeATokenWithMostOfItsLifeLeft(t *testing.T) {
 	require.Equal(t, first, env.readToken(nil).Data["access_token"], "non_renewable: still fresh")
 
 	env.configure(map[string]any{"lease_mode": "renewable"})
-	env.readToken(nil) // the config change dropped the token: a new one
+	env.readToken(nil)                  // the config change dropped the token: a new one
 	env.clock.Advance(32 * time.Minute) // 53%: still served
 	second := env.readToken(nil)
 	require.Equal(t, 2, env.fake.TokenRequests(testChain, ""))
