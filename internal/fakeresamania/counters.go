@@ -12,10 +12,11 @@ type RecordedRequest struct {
 	ClientToken   string
 	GrantType     string
 	ContentType   string
-	UsedBasicAuth bool   // an Authorization: Basic header was sent
-	JSONBody      bool   // the body was read as JSON rather than a form
-	GatewayKey    string // x-gravitee-api-key as received
-	Status        int    // status answered; 0 while in flight or when the connection was reset
+	UsedBasicAuth bool      // an Authorization: Basic header was sent
+	JSONBody      bool      // the body was read as JSON rather than a form
+	GatewayKey    string    // x-gravitee-api-key as received
+	Status        int       // status answered; 0 while in flight or when the connection was reset
+	GatewayLimit  LimitKind // the gateway limit that answered 429 in the server's place; "" when it let the request through
 	RemoteAddr    string
 	Header        http.Header
 	Form          url.Values // parsed body, secrets included: tests inspect them
@@ -49,13 +50,15 @@ func (s *Server) setStatus(rec *RecordedRequest, status int) {
 }
 
 // TokenRequests counts token requests that reached the OAuth server,
-// successful or not. "" matches any client token or grant type.
+// successful or not; the gateway's 429s are not among them (see
+// GatewayRefusals). "" matches any client token or grant type.
 func (s *Server) TokenRequests(clientToken, grantType string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for _, rec := range s.requests {
-		if (clientToken == "" || rec.ClientToken == clientToken) && (grantType == "" || rec.GrantType == grantType) {
+		if rec.GatewayLimit == "" && (clientToken == "" || rec.ClientToken == clientToken) &&
+			(grantType == "" || rec.GrantType == grantType) {
 			n++
 		}
 	}

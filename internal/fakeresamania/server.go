@@ -48,6 +48,7 @@ type Server struct {
 	issuedCodes   []string                     // every authorization code issued, in order
 	faults        []*Fault                     // pending faults, first match wins
 	requests      []*RecordedRequest           // token-endpoint requests since the last reset
+	gateway       gatewayState                 // the gateway's rate limits, counts and closed windows
 }
 
 // New builds a server without a listener: serve Handler yourself.

@@ -15,7 +15,12 @@ const maxTokenBody = 1 << 20
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, clientToken string) {
 	form, jsonBody := readTokenBody(w, r)
 	rec := s.record(r, clientToken, form, jsonBody)
-	status := s.answerToken(w, r, clientToken, form)
+	var status int
+	if refusal := s.passGateway(rec, w.Header()); refusal != nil {
+		status = refusal.write(w) // the OAuth server never sees it
+	} else {
+		status = s.answerToken(w, r, clientToken, form)
+	}
 	s.setStatus(rec, status)
 	// client_token and grant_type only: the form holds secrets.
 	s.logf("fakeresamania: token request client_token=%q grant_type=%q status=%d", clientToken, rec.GrantType, status)

@@ -1,0 +1,198 @@
+package fakeresamania
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// LimitKind names one of the gateway's rate limits.
+type LimitKind string
+
+// The gateway's limits, in the order its policies run.
+const (
+	LimitSpikeArrest LimitKind = "spike-arrest" // per 100 ms slice
+	LimitRate        LimitKind = "rate-limit"   // per minute
+	LimitQuota       LimitKind = "quota"        // per day
+)
+
+// spikeSlice is the spike arrest's window.
+const spikeSlice = 100 * time.Millisecond
+
+// GatewayLimits are the limits Gravitee applies per gateway key, across
+// every chain and grant. 0 turns a limit off.
+type GatewayLimits struct {
+	SpikeArrest   int // requests per 100 ms slice
+	RatePerMinute int // requests per minute
+	DailyQuota    int // requests per day
+}
+
+// limitSpec is what the gateway says about one limit.
+type limitSpec struct {
+	kind    LimitKind
+	window  time.Duration // windows start at multiples of it, by the server's clock
+	header  string        // response header prefix
+	message string        // Gravitee's refusal, given the limit
+	limit   func(GatewayLimits) int
+}
+
+var limitSpecs = []limitSpec{
+	{LimitSpikeArrest, spikeSlice, "X-Spike-Arrest", "Spike limit exceeded ! You reach the limit of %d requests per 100 ms.",
+		func(l GatewayLimits) int { return l.SpikeArrest }},
+	{LimitRate, time.Minute, "X-Rate-Limit", "Rate limit exceeded ! You reach the limit of %d requests per 1 minutes",
+		func(l GatewayLimits) int { return l.RatePerMinute }},
+	{LimitQuota, 24 * time.Hour, "X-Quota", "Quota exceeded ! You reach the limit of %d requests per 1 days",
+		func(l GatewayLimits) int { return l.DailyQuota }},
+}
+
+// gatewayWindowID is one limit of one gateway key.
+type gatewayWindowID struct {
+	key  string // x-gravitee-api-key as received, "" without one
+	kind LimitKind
+}
+
+// gatewayWindow counts one key's requests in one limit's current window.
+type gatewayWindow struct {
+	end   time.Time // exclusive
+	count int
+}
+
+// gatewayState is the gateway's memory. Guarded by Server.mu.
+type gatewayState struct {
+	limits  GatewayLimits
+	windows map[gatewayWindowID]*gatewayWindow // counted windows
+	closed  map[gatewayWindowID]time.Time      // windows closed by CloseGatewayWindow, until then
+}
+
+// gatewayRefusal is a 429 the gateway answers in place of the server.
+type gatewayRefusal struct {
+	spec  limitSpec
+	limit int
+	reset time.Time
+}
+
+// SetGatewayLimits sets the gateway's limits and starts every counted
+// window afresh. Windows closed by CloseGatewayWindow stay closed.
+func (s *Server) SetGatewayLimits(l GatewayLimits) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gateway.limits = l
+	s.gateway.windows = map[gatewayWindowID]*gatewayWindow{}
+}
+
+// CloseGatewayWindow makes every request with gateway key key ("" for
+// none) get the 429 of limit kind, without counting anything, until the
+// server's clock reaches until. A zero until reopens it.
+func (s *Server) CloseGatewayWindow(key string, kind LimitKind, until time.Time) {
+	specOf(kind) // panics on an unknown kind
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gateway.closed == nil {
+		s.gateway.closed = map[gatewayWindowID]time.Time{}
+	}
+	s.gateway.closed[gatewayWindowID{key, kind}] = until
+}
+
+// GatewayRefusals counts the recorded requests with gateway key key ("" for
+// none) that the gateway refused with a 429, counted or closed windows
+// alike. ResetCounters sets it back to zero.
+func (s *Server) GatewayRefusals(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, rec := range s.requests {
+		if rec.GatewayKey == key && rec.GatewayLimit != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// passGateway applies the limits to a recorded request. It returns the
+// refusal to answer, or nil after setting the headers of the active
+// limits on h. A closed window refuses first; otherwise each active limit
+// counts the request in turn, and the first one exceeded refuses it, so the
+// limits after it do not count it.
+func (s *Server) passGateway(rec *RecordedRequest, h http.Header) *gatewayRefusal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	g := &s.gateway
+	for _, spec := range limitSpecs {
+		id := gatewayWindowID{rec.GatewayKey, spec.kind}
+		if until, ok := g.closed[id]; ok {
+			if now.Before(until) {
+				rec.GatewayLimit = spec.kind
+				return &gatewayRefusal{spec: spec, limit: spec.limit(g.limits), reset: until}
+			}
+			delete(g.closed, id)
+		}
+	}
+	type pass struct {
+		spec         limitSpec
+		limit, count int
+		end          time.Time
+	}
+	var passed []pass
+	for _, spec := range limitSpecs {
+		limit := spec.limit(g.limits)
+		if limit <= 0 {
+			continue
+		}
+		id := gatewayWindowID{rec.GatewayKey, spec.kind}
+		w := g.windows[id]
+		if w == nil || !now.Before(w.end) {
+			w = &gatewayWindow{end: now.Truncate(spec.window).Add(spec.window)}
+			if g.windows == nil {
+				g.windows = map[gatewayWindowID]*gatewayWindow{}
+			}
+			g.windows[id] = w
+		}
+		w.count++
+		if w.count > limit {
+			rec.GatewayLimit = spec.kind
+			return &gatewayRefusal{spec: spec, limit: limit, reset: w.end}
+		}
+		passed = append(passed, pass{spec, limit, w.count, w.end})
+	}
+	for _, p := range passed {
+		p.spec.setHeaders(h, p.limit, p.limit-p.count, p.end)
+	}
+	return nil
+}
+
+// write answers the 429 as Gravitee does: JSON, the limit's headers, and
+// no Retry-After.
+func (g *gatewayRefusal) write(w http.ResponseWriter) int {
+	g.spec.setHeaders(w.Header(), g.limit, 0, g.reset)
+	body, _ := json.Marshal(struct {
+		Message        string `json:"message"`
+		HTTPStatusCode int    `json:"http_status_code"`
+	}{fmt.Sprintf(g.spec.message, g.limit), http.StatusTooManyRequests})
+	writeRaw(w, http.StatusTooManyRequests, "application/json", string(body))
+	return http.StatusTooManyRequests
+}
+
+// setHeaders sets the limit's headers; each -Reset is the window's end in
+// epoch milliseconds. The spike arrest sends its slice instead of a
+// remaining count.
+func (spec limitSpec) setHeaders(h http.Header, limit, remaining int, reset time.Time) {
+	h.Set(spec.header+"-Limit", strconv.Itoa(limit))
+	if spec.kind == LimitSpikeArrest {
+		h.Set(spec.header+"-Slice-Period", strconv.FormatInt(spikeSlice.Milliseconds(), 10))
+	} else {
+		h.Set(spec.header+"-Remaining", strconv.Itoa(max(remaining, 0)))
+	}
+	h.Set(spec.header+"-Reset", strconv.FormatInt(reset.UnixMilli(), 10))
+}
+
+func specOf(kind LimitKind) limitSpec {
+	for _, spec := range limitSpecs {
+		if spec.kind == kind {
+			return spec
+		}
+	}
+	panic("fakeresamania: unknown gateway limit " + strconv.Quote(string(kind)))
+}

@@ -1,0 +1,228 @@
+package fakeresamania_test
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/testsupport"
+)
+
+const gatewayKey = "gw-key"
+
+// postKeyed posts a form to a chain's token endpoint with a gateway key.
+func postKeyed(t *testing.T, srv *fakeresamania.Server, clientToken, key string, form url.Values) answer {
+	t.Helper()
+	req := formRequest(t, srv.TokenURL(clientToken), form)
+	if key != "" {
+		req.Header.Set("x-gravitee-api-key", key)
+	}
+	return send(t, req)
+}
+
+// requireLimited checks a gateway 429 of the limit whose headers start with
+// prefix, and returns its reset.
+func requireLimited(t *testing.T, a answer, now time.Time, prefix, message string, limit int) time.Time {
+	t.Helper()
+	require.Equal(t, http.StatusTooManyRequests, a.status, a.raw)
+	require.Equal(t, "application/json", a.header.Get("Content-Type"))
+	require.Equal(t, map[string]any{"message": message, "http_status_code": float64(429)}, a.json)
+	require.Empty(t, a.header.Values("Retry-After"), "Gravitee sends no Retry-After")
+	require.Equal(t, strconv.Itoa(limit), a.header.Get(prefix+"-Limit"))
+	if prefix == "X-Spike-Arrest" {
+		require.Equal(t, "100", a.header.Get(prefix+"-Slice-Period"))
+		require.Empty(t, a.header.Values(prefix+"-Remaining"))
+	} else {
+		require.Equal(t, "0", a.header.Get(prefix+"-Remaining"))
+	}
+	for _, other := range []string{"X-Spike-Arrest", "X-Rate-Limit", "X-Quota"} {
+		if other != prefix {
+			require.Empty(t, a.header.Values(other+"-Reset"), "only the limit reached")
+		}
+	}
+	ms, err := strconv.ParseInt(a.header.Get(prefix+"-Reset"), 10, 64)
+	require.NoError(t, err, "the reset is epoch milliseconds")
+	reset := time.UnixMilli(ms)
+	require.True(t, reset.After(now), "the reset %s is after the server's now %s", reset, now)
+	return reset
+}
+
+func TestGatewayLimitTripsAndReopens(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		limits  fakeresamania.GatewayLimits
+		kind    fakeresamania.LimitKind
+		n       int
+		prefix  string
+		message string
+		window  time.Duration
+	}{
+		{"spike arrest", fakeresamania.GatewayLimits{SpikeArrest: 2}, fakeresamania.LimitSpikeArrest, 2,
+			"X-Spike-Arrest", "Spike limit exceeded ! You reach the limit of 2 requests per 100 ms.", 100 * time.Millisecond},
+		{"rate limit", fakeresamania.GatewayLimits{RatePerMinute: 3}, fakeresamania.LimitRate, 3,
+			"X-Rate-Limit", "Rate limit exceeded ! You reach the limit of 3 requests per 1 minutes", time.Minute},
+		{"quota", fakeresamania.GatewayLimits{DailyQuota: 4}, fakeresamania.LimitQuota, 4,
+			"X-Quota", "Quota exceeded ! You reach the limit of 4 requests per 1 days", 24 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := testsupport.NewClock()
+			srv := newServer(t, fakeresamania.Options{Now: clock.Now, GatewayKey: gatewayKey})
+			srv.SetGatewayLimits(tc.limits)
+
+			for i := range tc.n {
+				a := postKeyed(t, srv, chain, gatewayKey, ccForm())
+				requireToken(t, a)
+				require.Equal(t, strconv.Itoa(tc.n), a.header.Get(tc.prefix+"-Limit"), "successes carry the limit's headers")
+				if tc.kind != fakeresamania.LimitSpikeArrest {
+					require.Equal(t, strconv.Itoa(tc.n-1-i), a.header.Get(tc.prefix+"-Remaining"))
+				}
+				require.NotEmpty(t, a.header.Get(tc.prefix+"-Reset"))
+			}
+			for range 2 { // refused again and again until the window ends
+				a := postKeyed(t, srv, chain, gatewayKey, ccForm())
+				reset := requireLimited(t, a, clock.Now(), tc.prefix, tc.message, tc.n)
+				require.False(t, reset.After(clock.Now().Add(tc.window)), "the window ends within its period")
+			}
+
+			require.Len(t, srv.IssuedAccessTokens(), tc.n, "the OAuth server never saw the refused requests")
+			require.Equal(t, tc.n, srv.TokenRequests(chain, ""))
+			require.Equal(t, 2, srv.GatewayRefusals(gatewayKey))
+			reqs := srv.Requests()
+			require.Len(t, reqs, tc.n+2)
+			last := reqs[len(reqs)-1]
+			require.Equal(t, http.StatusTooManyRequests, last.Status)
+			require.Equal(t, tc.kind, last.GatewayLimit)
+			require.Equal(t, fakeresamania.GrantClientCredentials, last.GrantType)
+			require.Empty(t, reqs[0].GatewayLimit)
+
+			// Just before the reset: still closed. At the reset: open again.
+			reset := requireLimited(t, postKeyed(t, srv, chain, gatewayKey, ccForm()), clock.Now(), tc.prefix, tc.message, tc.n)
+			clock.Advance(reset.Sub(clock.Now()) - time.Millisecond)
+			requireLimited(t, postKeyed(t, srv, chain, gatewayKey, ccForm()), clock.Now(), tc.prefix, tc.message, tc.n)
+			clock.Advance(time.Millisecond)
+			a := postKeyed(t, srv, chain, gatewayKey, ccForm())
+			requireToken(t, a)
+			if tc.kind != fakeresamania.LimitSpikeArrest {
+				require.Equal(t, strconv.Itoa(tc.n-1), a.header.Get(tc.prefix+"-Remaining"), "a new window")
+			}
+		})
+	}
+}
+
+func TestGatewayLimitsOffByDefault(t *testing.T) {
+	srv := newServer(t, fakeresamania.Options{})
+	for range 20 {
+		a := postForm(t, srv, ccForm())
+		requireToken(t, a)
+		for _, h := range []string{"X-Spike-Arrest-Limit", "X-Rate-Limit-Limit", "X-Quota-Limit"} {
+			require.Empty(t, a.header.Values(h))
+		}
+	}
+	require.Zero(t, srv.GatewayRefusals(""))
+}
+
+func TestGatewayLimitsCountPerKeyAcrossChains(t *testing.T) {
+	clock := testsupport.NewClock()
+	srv := newServer(t, fakeresamania.Options{Now: clock.Now})
+	srv.AddClient(fakeresamania.Client{ClientToken: "chain2", ClientID: clientID, ClientSecret: secret})
+	srv.SetGatewayLimits(fakeresamania.GatewayLimits{RatePerMinute: 3})
+	const rateMsg = "Rate limit exceeded ! You reach the limit of 3 requests per 1 minutes"
+
+	// Key A: two grants on chain1, one on chain2, whatever the grant or its outcome.
+	requireToken(t, postKeyed(t, srv, chain, "A", ccForm()))
+	requireOAuthError(t, postKeyed(t, srv, chain, "A", refreshForm("unknown")), "invalid_grant")
+	requireToken(t, postKeyed(t, srv, "chain2", "A", ccForm()))
+	requireLimited(t, postKeyed(t, srv, "chain2", "A", ccForm()), clock.Now(), "X-Rate-Limit", rateMsg, 3)
+	requireLimited(t, postKeyed(t, srv, chain, "A", ccForm()), clock.Now(), "X-Rate-Limit", rateMsg, 3)
+
+	// Key B and no key have windows of their own.
+	for range 3 {
+		requireToken(t, postKeyed(t, srv, chain, "B", ccForm()))
+		requireToken(t, postKeyed(t, srv, "chain2", "", ccForm()))
+	}
+	requireLimited(t, postKeyed(t, srv, chain, "B", ccForm()), clock.Now(), "X-Rate-Limit", rateMsg, 3)
+	requireLimited(t, postKeyed(t, srv, chain, "", ccForm()), clock.Now(), "X-Rate-Limit", rateMsg, 3)
+
+	require.Equal(t, 2, srv.GatewayRefusals("A"))
+	require.Equal(t, 1, srv.GatewayRefusals("B"))
+	require.Equal(t, 1, srv.GatewayRefusals(""))
+	require.Equal(t, 4, srv.TokenRequests("chain2", ""), "the 429 on chain2 is not among them")
+
+	// A new setting starts the windows afresh.
+	srv.SetGatewayLimits(fakeresamania.GatewayLimits{RatePerMinute: 1})
+	requireToken(t, postKeyed(t, srv, chain, "A", ccForm()))
+	requireLimited(t, postKeyed(t, srv, chain, "A", ccForm()), clock.Now(), "X-Rate-Limit",
+		"Rate limit exceeded ! You reach the limit of 1 requests per 1 minutes", 1)
+
+	srv.ResetCounters()
+	require.Zero(t, srv.GatewayRefusals("A"))
+}
+
+func TestGatewayLimitLeavesTheGrantAlone(t *testing.T) {
+	clock := testsupport.NewClock()
+	srv := newServer(t, fakeresamania.Options{Now: clock.Now})
+	refresh := codeGrant(t, srv)
+	srv.SetGatewayLimits(fakeresamania.GatewayLimits{RatePerMinute: 1})
+	requireToken(t, postKeyed(t, srv, chain, gatewayKey, ccForm()))
+
+	a := postKeyed(t, srv, chain, gatewayKey, refreshForm(refresh))
+	requireLimited(t, a, clock.Now(), "X-Rate-Limit", "Rate limit exceeded ! You reach the limit of 1 requests per 1 minutes", 1)
+	require.Zero(t, srv.TokenRequests(chain, fakeresamania.GrantRefreshToken), "not a grant")
+	require.Equal(t, 1, srv.GatewayRefusals(gatewayKey))
+
+	clock.Advance(time.Minute)
+	_, rotated := requireToken(t, postKeyed(t, srv, chain, gatewayKey, refreshForm(refresh)))
+	require.NotEqual(t, refresh, rotated, "the refused refresh never rotated it")
+}
+
+func TestCloseGatewayWindow(t *testing.T) {
+	clock := testsupport.NewClock()
+	srv := newServer(t, fakeresamania.Options{Now: clock.Now})
+	srv.SetGatewayLimits(fakeresamania.GatewayLimits{RatePerMinute: 1000, DailyQuota: 50000})
+	until := clock.Now().Add(90 * time.Second)
+	srv.CloseGatewayWindow(gatewayKey, fakeresamania.LimitRate, until)
+
+	const msg = "Rate limit exceeded ! You reach the limit of 1000 requests per 1 minutes"
+	for range 5 {
+		a := postKeyed(t, srv, chain, gatewayKey, ccForm())
+		reset := requireLimited(t, a, clock.Now(), "X-Rate-Limit", msg, 1000)
+		require.Equal(t, until.UnixMilli(), reset.UnixMilli())
+	}
+	requireToken(t, postKeyed(t, srv, chain, "other", ccForm())) // other keys pass
+	require.Equal(t, 5, srv.GatewayRefusals(gatewayKey))
+	require.Zero(t, srv.GatewayRefusals("other"))
+	require.Empty(t, srv.IssuedRefreshTokens())
+	require.Len(t, srv.IssuedAccessTokens(), 1)
+
+	clock.Advance(90*time.Second - time.Millisecond)
+	requireLimited(t, postKeyed(t, srv, chain, gatewayKey, ccForm()), clock.Now(), "X-Rate-Limit", msg, 1000)
+	clock.Advance(time.Millisecond)
+	a := postKeyed(t, srv, chain, gatewayKey, ccForm())
+	requireToken(t, a)
+	require.Equal(t, "999", a.header.Get("X-Rate-Limit-Remaining"), "the closed window counted nothing")
+	require.Equal(t, "49999", a.header.Get("X-Quota-Remaining"))
+
+	// A zero time reopens a window at once; a spike arrest closes with its own answer.
+	srv.CloseGatewayWindow(gatewayKey, fakeresamania.LimitSpikeArrest, clock.Now().Add(time.Hour))
+	requireLimited(t, postKeyed(t, srv, chain, gatewayKey, ccForm()), clock.Now(), "X-Spike-Arrest",
+		"Spike limit exceeded ! You reach the limit of 0 requests per 100 ms.", 0)
+	srv.CloseGatewayWindow(gatewayKey, fakeresamania.LimitSpikeArrest, time.Time{})
+	requireToken(t, postKeyed(t, srv, chain, gatewayKey, ccForm()))
+
+	require.Panics(t, func() { srv.CloseGatewayWindow(gatewayKey, "burst", until) })
+}
+
+func TestGatewayKeyCheckedBeforeLimits(t *testing.T) {
+	clock := testsupport.NewClock()
+	srv := newServer(t, fakeresamania.Options{Now: clock.Now, GatewayKey: gatewayKey})
+	srv.SetGatewayLimits(fakeresamania.GatewayLimits{RatePerMinute: 1})
+	for range 3 {
+		require.Equal(t, http.StatusUnauthorized, postKeyed(t, srv, chain, "wrong", ccForm()).status)
+	}
+	requireToken(t, postKeyed(t, srv, chain, gatewayKey, ccForm())) // the 401s counted nothing
+}
