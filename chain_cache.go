@@ -34,6 +34,10 @@ type chainLookup interface {
 type chainCache struct {
 	now func() time.Time // the clients' clock; set once
 
+	// holds is shared by every client of the mount: a 429 that closes a
+	// gateway key's window holds back every chain that uses the key.
+	holds *upstream.GatewayHolds
+
 	// locks serialise, per chain, a lookup's storage read with a config
 	// change, so a lookup can never cache a config that a change replaced.
 	locks []*locksutil.LockEntry
@@ -43,7 +47,7 @@ type chainCache struct {
 }
 
 func newChainCache(now func() time.Time) *chainCache {
-	return &chainCache{now: now, locks: locksutil.CreateLocks(), chains: make(map[string]*chainEntry)}
+	return &chainCache{now: now, holds: upstream.NewGatewayHolds(), locks: locksutil.CreateLocks(), chains: make(map[string]*chainEntry)}
 }
 
 func (c *chainCache) cached(name string) *chainEntry {
@@ -70,7 +74,7 @@ func (c *chainCache) get(ctx context.Context, s logical.Storage, name string) (*
 	if cfg == nil {
 		return nil, &chainNotFoundError{chain: name}
 	}
-	client, err := upstream.New(cfg.upstreamConfig(name, c.now))
+	client, err := upstream.New(cfg.upstreamConfig(name, c.now, c.holds))
 	if err != nil {
 		return nil, fmt.Errorf("building the client of chain %q: %w", name, err)
 	}

@@ -70,7 +70,7 @@ func (c *chainConfig) fingerprint() string {
 	return hex.EncodeToString(sum[:16])
 }
 
-func (c *chainConfig) upstreamConfig(chain string, now func() time.Time) upstream.Config {
+func (c *chainConfig) upstreamConfig(chain string, now func() time.Time, holds *upstream.GatewayHolds) upstream.Config {
 	return upstream.Config{
 		TokenURL:       upstream.TokenURL(c.APIBaseURL, chain),
 		ClientID:       c.ClientID,
@@ -82,6 +82,7 @@ func (c *chainConfig) upstreamConfig(chain string, now func() time.Time) upstrea
 		// The pid tells which plugin process (so which Vault node) called.
 		UserAgent: fmt.Sprintf("vault-plugin-secrets-resamania/%s (pid %d)", Version, os.Getpid()),
 		Now:       now,
+		Holds:     holds,
 	}
 }
 

@@ -20,7 +20,7 @@ import (
 // classify turns whatever oauth2 and net/http returned into an Error that says
 // what Resamania answered and whether the request may have reached it.
 func classify(err error, a *attempt, attemptCtx, parentCtx context.Context, attemptTimeout time.Duration) *Error {
-	e := &Error{Sent: a.sent, Status: a.status, RetryAfter: parseRetryAfter(a.retryAfter, time.Now())}
+	e := &Error{Sent: a.sent, Status: a.status, RetryAfter: parseRetryAfter(a.retryAfter, time.Now()), header: a.header}
 	if a.bodyErr != nil {
 		// oauth2 flattened the body read error into text: put it back in the chain.
 		err = errors.Join(err, a.bodyErr)

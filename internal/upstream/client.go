@@ -31,11 +31,15 @@ type Config struct {
 	MaxAttempts int
 	UserAgent   string
 	Now         func() time.Time
+	// Holds, shared by the clients of a mount, keeps every request that uses
+	// a gateway key back while a 429 has closed one of the key's windows.
+	Holds *GatewayHolds
 }
 
 // Client sends token requests for one chain. It is safe for concurrent use.
 type Client struct {
 	cfg  Config
+	key  [32]byte // names the gateway key in Holds
 	http *http.Client
 	pool *recordingTransport
 }
@@ -67,7 +71,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Client{cfg: cfg, http: httpClient, pool: pool}, nil
+	return &Client{cfg: cfg, key: gatewayKeyID(cfg.TokenURL, cfg.APIKey), http: httpClient, pool: pool}, nil
 }
 
 // CloseIdleConnections closes the kept-alive connections no request is using,
@@ -174,7 +178,7 @@ func (c *Client) do(ctx context.Context, retrySent bool, fetch func(context.Cont
 	scrub := newScrubber(append(secrets, c.cfg.ClientSecret, c.cfg.APIKey)...)
 	var prev *Error
 	for n := 1; ; n++ {
-		tok, err := c.attemptOnce(ctx, fetch, scrub)
+		tok, err := c.attemptUnlessHeld(ctx, fetch, scrub)
 		if err == nil {
 			return tok, nil
 		}
@@ -206,6 +210,25 @@ func (c *Client) do(ctx context.Context, retrySent bool, fetch func(context.Cont
 			return nil, err
 		}
 	}
+}
+
+// attemptUnlessHeld sends one request, unless a window of the gateway key is
+// closed: then it fails at once, unsent, saying until when. A 429 that names
+// its window closes it for every client sharing the key.
+func (c *Client) attemptUnlessHeld(ctx context.Context, fetch func(context.Context) (*oauth2.Token, error), scrub scrubber) (*Token, *Error) {
+	now := c.cfg.Now()
+	if w, closed := c.cfg.Holds.closed(c.key, now); closed {
+		return nil, &Error{Kind: KindTransient, Status: http.StatusTooManyRequests, Window: &w, RetryAfter: w.Until.Sub(now)}
+	}
+	tok, err := c.attemptOnce(ctx, fetch, scrub)
+	if err != nil && err.Status == http.StatusTooManyRequests {
+		if w, ok := closedWindow(err.header, now); ok {
+			err.Window = &w
+			err.RetryAfter = max(err.RetryAfter, w.Until.Sub(now))
+			c.cfg.Holds.close(c.key, w)
+		}
+	}
+	return tok, err
 }
 
 // attemptOnce sends one request. On a failure it returns a Token only to carry

@@ -3,6 +3,7 @@ package upstream
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 )
 
@@ -37,8 +38,12 @@ type Error struct {
 	// Sent is true when the request may have reached the server. A refresh or
 	// code exchange with Sent set must never be repeated blindly.
 	Sent       bool
-	RetryAfter time.Duration // from a Retry-After header, when sent
+	RetryAfter time.Duration // from a Retry-After header, or the end of a gateway window
 	Attempts   int
+	// Window is the gateway limit a 429 reached and when it ends; with Sent
+	// false, the request was held back because that window was still closed.
+	Window *limitWindow
+	header http.Header // a 429's headers, read for Window
 }
 
 func (e *Error) Error() string {
@@ -52,6 +57,10 @@ func (e *Error) Error() string {
 	case KindGateway:
 		msg = fmt.Sprintf("Resamania's API gateway refused the request (HTTP %d): the gateway key (api_key) is missing or wrong", e.Status)
 	case KindTransient:
+		if e.Window != nil {
+			msg = e.windowMessage()
+			break
+		}
 		msg = "Resamania is unavailable: " + e.Detail
 		if e.RetryAfter > 0 {
 			msg += fmt.Sprintf(", Retry-After %s", e.RetryAfter)
@@ -65,6 +74,16 @@ func (e *Error) Error() string {
 		msg += fmt.Sprintf(" (after %d attempts)", e.Attempts)
 	}
 	return msg
+}
+
+// windowMessage says which gateway limit holds the key, until when (UTC), and
+// whether this request was sent at all.
+func (e *Error) windowMessage() string {
+	msg := fmt.Sprintf("Resamania's API gateway limits this gateway key: its %s is reached until %s", e.Window.Limit, e.Window.Until.UTC().Format(time.RFC3339))
+	if !e.Sent {
+		return msg + "; the request was not sent, so as not to prolong it"
+	}
+	return msg + " (" + e.Detail + ")"
 }
 
 // IsRejected reports whether err is an OAuth error with one of the codes.

@@ -1,0 +1,62 @@
+package resamania
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/stretchr/testify/require"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
+)
+
+// TestGatewayWindowHoldsEveryChainOfTheKey: 50 chains share one gateway key.
+// A 429 on one closes the key's window until a reset two hours away: that
+// read fails at once with a 503 naming the limit and its end, a chain with a
+// cached token keeps serving it, and no request using the key is sent until
+// the window ends; then each chain mints once.
+func TestGatewayWindowHoldsEveryChainOfTheKey(t *testing.T) {
+	env := getTestBackendWith(t, fakeresamania.Options{GatewayKey: testAPIKey})
+	chains := make([]string, 50)
+	for i := range chains {
+		chains[i] = fmt.Sprintf("chain%02d", i)
+		env.fake.AddClient(fakeresamania.Client{ClientToken: chains[i], ClientID: testClientID, ClientSecret: testSecret})
+		resp, err := env.request(logical.CreateOperation, "config/"+chains[i], map[string]any{"api_base_url": env.fake.URL(), "client_id": testClientID, "client_secret": testSecret, "api_key": testAPIKey})
+		require.NoError(t, err)
+		require.False(t, resp.IsError(), "%v", resp)
+	}
+	cached := env.mustRead(t, "token/"+chains[0]).Data["access_token"]
+
+	reset := env.clock.Now().Add(2 * time.Hour)
+	env.fake.CloseGatewayWindow(testAPIKey, fakeresamania.LimitRate, reset)
+	start := time.Now()
+	_, err := env.request(logical.ReadOperation, "token/"+chains[1], nil)
+	require.Less(t, time.Since(start), 2*time.Second, "no wait for a window hours away")
+	require.Error(t, err)
+	require.Equal(t, 503, err.(logical.HTTPCodedError).Code())
+	require.Contains(t, err.Error(), "rate limit is reached until "+reset.UTC().Format(time.RFC3339))
+	require.Equal(t, 1, env.fake.GatewayRefusals(testAPIKey))
+
+	for _, chain := range chains[2:] {
+		_, err := env.request(logical.ReadOperation, "token/"+chain, nil)
+		require.ErrorContains(t, err, "was not sent", chain)
+	}
+	require.Equal(t, cached, env.mustRead(t, "token/"+chains[0]).Data["access_token"], "a cached token still serves")
+	env.clock.Advance(40 * time.Minute) // chain00's token is past its refresh point
+	stale, err := env.request(logical.ReadOperation, "token/"+chains[0], nil)
+	require.NoError(t, err)
+	require.Equal(t, cached, stale.Data["access_token"], "and past its refresh point, with a warning")
+	require.Contains(t, stale.Warnings[0], "rate limit is reached")
+	require.NoError(t, env.b.periodic(t.Context(), &logical.Request{Storage: env.storage}), "background work")
+	require.Equal(t, 1, env.fake.GatewayRefusals(testAPIKey), "nothing was sent while the window was closed, background work included")
+
+	env.clock.Advance(81 * time.Minute) // past the reset
+	for _, chain := range chains[1:] {
+		env.mustRead(t, "token/"+chain)
+	}
+	require.Equal(t, 1, env.fake.GatewayRefusals(testAPIKey))
+	for _, chain := range chains[1:] {
+		require.Equal(t, 1, env.fake.TokenRequests(chain, "client_credentials"), "%s minted once", chain)
+	}
+}

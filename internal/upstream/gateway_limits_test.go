@@ -1,0 +1,109 @@
+package upstream
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// limitedGateway answers 429 with Gravitee's headers (no Retry-After) while
+// its window is closed, then a token: it counts every request it receives.
+type limitedGateway struct {
+	srv      *httptest.Server
+	header   string // X-Rate-Limit, X-Quota or X-Spike-Arrest
+	until    atomic.Int64
+	requests atomic.Int32
+}
+
+func newLimitedGateway(t *testing.T, header string, closedFor time.Duration) *limitedGateway {
+	g := &limitedGateway{header: header}
+	g.until.Store(time.Now().Add(closedFor).UnixMilli())
+	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.requests.Add(1)
+		if until := g.until.Load(); time.Now().UnixMilli() < until {
+			w.Header().Set(g.header+"-Limit", "10")
+			w.Header().Set(g.header+"-Remaining", "0")
+			w.Header().Set(g.header+"-Reset", strconv.FormatInt(until, 10))
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			fmt.Fprint(w, `{"message":"Rate limit exceeded ! You reach the limit of 10 requests per 1 minutes","http_status_code":429}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"access_token":"tok","token_type":"bearer","expires_in":3600,"scope":null}`)
+	}))
+	t.Cleanup(g.srv.Close)
+	return g
+}
+
+func (g *limitedGateway) client(t *testing.T, chain string, holds *GatewayHolds) *Client {
+	c, err := New(Config{TokenURL: g.srv.URL + "/" + chain + "/oauth/v2/token", ClientID: "1_a", ClientSecret: "secret-1234", APIKey: "gateway-key-1", AttemptTimeout: 2 * time.Second, Holds: holds})
+	require.NoError(t, err)
+	t.Cleanup(c.CloseIdleConnections)
+	return c
+}
+
+func TestNearGatewayResetIsWaitedFor(t *testing.T) {
+	g := newLimitedGateway(t, "X-Spike-Arrest", 1500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	tok, err := g.client(t, "c1", NewGatewayHolds()).ClientCredentials(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "tok", tok.AccessToken)
+	require.Equal(t, int32(2), g.requests.Load(), "one 429, then one request once the window ended: no loop inside it")
+	require.GreaterOrEqual(t, time.Since(start), time.Second)
+}
+
+func TestFarGatewayResetFailsAtOnceAndHoldsTheKey(t *testing.T) {
+	g := newLimitedGateway(t, "X-Quota", 2*time.Hour)
+	holds := NewGatewayHolds()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := g.client(t, "c1", holds).ClientCredentials(ctx)
+	require.Less(t, time.Since(start), time.Second, "no wait for a window hours away")
+	require.Error(t, err)
+	ue := asError(t, err)
+	require.Equal(t, KindTransient, ue.Kind)
+	require.Contains(t, err.Error(), "daily quota is reached until "+time.UnixMilli(g.until.Load()).UTC().Format(time.RFC3339))
+	require.NotContains(t, err.Error(), "gateway-key-1")
+	require.Equal(t, int32(1), g.requests.Load())
+
+	// Another chain on the same gateway key: not sent at all while it is closed.
+	_, err = g.client(t, "c2", holds).ClientCredentials(ctx)
+	require.ErrorContains(t, err, "was not sent")
+	require.False(t, asError(t, err).Sent)
+	require.False(t, MaySpendGrant(err), "a held refresh spends nothing")
+	require.Equal(t, int32(1), g.requests.Load(), "no request while the key's window is closed")
+
+	// Once the window ends, the key is open again.
+	id := gatewayKeyID(g.srv.URL+"/c2/oauth/v2/token", "gateway-key-1")
+	_, closed := holds.closed(id, time.UnixMilli(g.until.Load()))
+	require.False(t, closed, "open from the reset on")
+}
+
+func TestClosedWindowReadsTheExhaustedLimit(t *testing.T) {
+	now := time.Now()
+	h := http.Header{}
+	h.Set("X-Rate-Limit-Remaining", "0")
+	h.Set("X-Rate-Limit-Reset", strconv.FormatInt(now.Add(30*time.Second).UnixMilli(), 10))
+	h.Set("X-Quota-Remaining", "500")
+	h.Set("X-Quota-Reset", strconv.FormatInt(now.Add(5*time.Hour).UnixMilli(), 10))
+	w, ok := closedWindow(h, now)
+	require.True(t, ok)
+	require.Equal(t, "rate limit", w.Limit, "the quota has requests left: the rate limit is what closed")
+	require.WithinDuration(t, now.Add(30*time.Second), w.Until, time.Millisecond)
+
+	_, ok = closedWindow(http.Header{"X-Rate-Limit-Reset": {"garbage"}}, now)
+	require.False(t, ok)
+	_, ok = closedWindow(http.Header{"X-Rate-Limit-Reset": {strconv.FormatInt(now.Add(-time.Second).UnixMilli(), 10)}}, now)
+	require.False(t, ok, "a window already over closes nothing")
+}
