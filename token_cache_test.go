@@ -32,6 +32,13 @@ type fakeTokenSource struct {
 	inMint   int           // guarded by mu; mints begun and not yet returned
 }
 
+// cacheUnderTest is a token cache and a fake source minting tokens of life,
+// both on one test clock.
+func cacheUnderTest(life time.Duration) (*testsupport.Clock, *fakeTokenSource, *tokenCache) {
+	clock := testsupport.NewClock()
+	return clock, newFakeTokenSource(clock, life), newTokenCache(clock.Now)
+}
+
 func newFakeTokenSource(clock *testsupport.Clock, life time.Duration) *fakeTokenSource {
 	return &fakeTokenSource{clock: clock, life: life, started: make(chan struct{}, 1000)}
 }
@@ -203,9 +210,7 @@ func requireCounts(t *testing.T, src *fakeTokenSource, loads, mints int) {
 }
 
 func TestTokenCacheSingleFlight(t *testing.T) {
-	clock := testsupport.NewClock()
-	src := newFakeTokenSource(clock, time.Hour)
-	c := newTokenCache(clock.Now)
+	_, src, c := cacheUnderTest(time.Hour)
 	release := src.holdMints()
 	defer release()
 
@@ -296,9 +301,7 @@ func TestTokenCacheStoredToken(t *testing.T) {
 
 func TestTokenCacheChangeDuringFlight(t *testing.T) {
 	t.Run("forget", func(t *testing.T) {
-		clock := testsupport.NewClock()
-		src := newFakeTokenSource(clock, time.Hour)
-		c := newTokenCache(clock.Now)
+		_, src, c := cacheUnderTest(time.Hour)
 		release := src.holdMints()
 		defer release()
 
@@ -318,9 +321,7 @@ func TestTokenCacheChangeDuringFlight(t *testing.T) {
 	})
 
 	t.Run("a reader after forget waits for a new flight", func(t *testing.T) {
-		clock := testsupport.NewClock()
-		src := newFakeTokenSource(clock, time.Hour)
-		c := newTokenCache(clock.Now)
+		_, src, c := cacheUnderTest(time.Hour)
 		release := src.holdMints()
 		defer release()
 
@@ -336,9 +337,7 @@ func TestTokenCacheChangeDuringFlight(t *testing.T) {
 	})
 
 	t.Run("changeKey", func(t *testing.T) {
-		clock := testsupport.NewClock()
-		src := newFakeTokenSource(clock, time.Hour)
-		c := newTokenCache(clock.Now)
+		_, src, c := cacheUnderTest(time.Hour)
 		release := src.holdMints()
 		defer release()
 
@@ -372,9 +371,7 @@ func TestTokenCacheChangeDuringFlight(t *testing.T) {
 	})
 
 	t.Run("changeKey returns fn's error and still forgets", func(t *testing.T) {
-		clock := testsupport.NewClock()
-		src := newFakeTokenSource(clock, time.Hour)
-		c := newTokenCache(clock.Now)
+		_, src, c := cacheUnderTest(time.Hour)
 		mustGet(t, c, "k", src, 0)
 
 		errChange := errors.New("write failed")
@@ -398,9 +395,7 @@ func TestTokenCacheFallback(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := testsupport.NewClock()
-			src := newFakeTokenSource(clock, time.Minute)
-			c := newTokenCache(clock.Now)
+			clock, src, c := cacheUnderTest(time.Minute)
 			old := mustGet(t, c, "k", src, 0)
 
 			// 15s of 60s left: past the refresh point (20s), still usable (over 7s).
@@ -463,9 +458,7 @@ func TestTokenCacheFallback(t *testing.T) {
 	})
 
 	t.Run("no fallback once the old token is too close to expiry", func(t *testing.T) {
-		clock := testsupport.NewClock()
-		src := newFakeTokenSource(clock, time.Minute)
-		c := newTokenCache(clock.Now)
+		clock, src, c := cacheUnderTest(time.Minute)
 		mustGet(t, c, "k", src, 0)
 
 		clock.Advance(53 * time.Second) // 7s left: not over margin + 1s
@@ -488,9 +481,7 @@ func TestTokenCacheBlockedKeyServesNoToken(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := testsupport.NewClock()
-			src := newFakeTokenSource(clock, time.Hour)
-			c := newTokenCache(clock.Now)
+			_, src, c := cacheUnderTest(time.Hour)
 			old := mustGet(t, c, "k", src, 0)
 
 			src.fail(tc.err)
@@ -514,9 +505,7 @@ func TestTokenCacheBlockedKeyServesNoToken(t *testing.T) {
 }
 
 func TestTokenCacheMinimumSeconds(t *testing.T) {
-	clock := testsupport.NewClock()
-	src := newFakeTokenSource(clock, time.Minute)
-	c := newTokenCache(clock.Now)
+	clock, src, c := cacheUnderTest(time.Minute)
 	first := mustGet(t, c, "k", src, 0)
 
 	clock.Advance(10 * time.Second) // 50s left
@@ -539,9 +528,7 @@ func TestTokenCacheMinimumSeconds(t *testing.T) {
 
 func TestTokenCacheRefresh(t *testing.T) {
 	t.Run("mints though the cached token is fresh", func(t *testing.T) {
-		clock := testsupport.NewClock()
-		src := newFakeTokenSource(clock, time.Hour)
-		c := newTokenCache(clock.Now)
+		_, src, c := cacheUnderTest(time.Hour)
 		first := mustGet(t, c, "k", src, 0)
 
 		require.NoError(t, c.refresh(context.Background(), "k", src))
@@ -566,9 +553,7 @@ func TestTokenCacheRefresh(t *testing.T) {
 	})
 
 	t.Run("joins a flight under way", func(t *testing.T) {
-		clock := testsupport.NewClock()
-		src := newFakeTokenSource(clock, time.Hour)
-		c := newTokenCache(clock.Now)
+		_, src, c := cacheUnderTest(time.Hour)
 		release := src.holdMints()
 		defer release()
 
@@ -590,9 +575,7 @@ func TestTokenCacheRefresh(t *testing.T) {
 
 func TestTokenCacheReadAhead(t *testing.T) {
 	t.Run("read key past half its life", func(t *testing.T) {
-		clock := testsupport.NewClock()
-		src := newFakeTokenSource(clock, time.Minute)
-		c := newTokenCache(clock.Now)
+		clock, src, c := cacheUnderTest(time.Minute)
 		t0 := clock.Now()
 		mustGet(t, c, "k", src, 0)
 
@@ -603,9 +586,7 @@ func TestTokenCacheReadAhead(t *testing.T) {
 	})
 
 	t.Run("key not read since its token was issued", func(t *testing.T) {
-		clock := testsupport.NewClock()
-		src := newFakeTokenSource(clock, time.Minute)
-		c := newTokenCache(clock.Now)
+		clock, src, c := cacheUnderTest(time.Minute)
 		mustGet(t, c, "k", src, 0)
 
 		clock.Advance(10 * time.Second)
@@ -619,17 +600,13 @@ func TestTokenCacheReadAhead(t *testing.T) {
 	})
 
 	t.Run("key never read", func(t *testing.T) {
-		clock := testsupport.NewClock()
-		src := newFakeTokenSource(clock, time.Minute)
-		c := newTokenCache(clock.Now)
+		clock, src, c := cacheUnderTest(time.Minute)
 		require.NoError(t, c.refresh(context.Background(), "k", src))
 		require.Empty(t, c.readAhead(clock.Now().Add(59*time.Second)))
 	})
 
 	t.Run("key with a flight in progress", func(t *testing.T) {
-		clock := testsupport.NewClock()
-		src := newFakeTokenSource(clock, time.Minute)
-		c := newTokenCache(clock.Now)
+		clock, src, c := cacheUnderTest(time.Minute)
 		mustGet(t, c, "k", src, 0)
 		clock.Advance(31 * time.Second)
 		require.Len(t, c.readAhead(clock.Now()), 1, "due but for the flight")
@@ -646,9 +623,7 @@ func TestTokenCacheReadAhead(t *testing.T) {
 }
 
 func TestTokenCacheCancelledReader(t *testing.T) {
-	clock := testsupport.NewClock()
-	src := newFakeTokenSource(clock, time.Hour)
-	c := newTokenCache(clock.Now)
+	_, src, c := cacheUnderTest(time.Hour)
 	release := src.holdMints()
 	defer release()
 
