@@ -6,7 +6,7 @@ BIN     := .bin
 SHELL   := /bin/bash
 GOFLAGS_BUILD := -trimpath -ldflags "-X main.version=$(VERSION)"
 
-.PHONY: all build vault fake demo test unit bench e2e lint fmt-check vet fuzz clean
+.PHONY: all build vault fake demo test unit bench e2e lint fmt-check vet fuzz release release-check clean
 
 all: build
 
@@ -51,5 +51,13 @@ fuzz:
 e2e: vault
 	RESAMANIA_E2E=required VAULT_BIN=$(CURDIR)/$(BIN)/vault go test -count=1 -timeout 30m -v ./e2e/...
 
+## release: every platform's binary with VERSION stamped in, and SHA256SUMS, into dist/VERSION/
+release:
+	bash scripts/release.sh $(VERSION)
+
+## release-check: the same, built twice from nothing: the sums must match (reproducible)
+release-check:
+	bash scripts/release.sh $(VERSION) --check
+
 clean:
-	rm -rf $(BIN)/plugins $(BIN)/fake-resamania .demo
+	rm -rf $(BIN)/plugins $(BIN)/fake-resamania .demo dist
