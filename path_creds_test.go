@@ -315,3 +315,38 @@ func TestCredentialSurvivesReload(t *testing.T) {
 	require.True(t, env.fake.AccessTokenValid(env.readCred(t).Data["access_token"].(string)))
 	require.Equal(t, 1, env.fake.TokenRequests(testChain, "refresh_token"))
 }
+
+// TestLostAnswerStateIsHeldWhenStorageFails: a refresh whose answer was lost
+// marks the credential uncertain; when storage refuses that state, it is held
+// in memory like a rotated token, so no later read sends the refresh token
+// that may be spent, and the state is stored once storage is back.
+func TestLostAnswerStateIsHeldWhenStorageFails(t *testing.T) {
+	env := getCredsBackend(t, 60, nil)
+	env.signIn(t)
+	env.clock.Advance(2 * time.Minute)
+	env.fake.InjectFault(fakeresamania.Fault{Reset: true, AfterProcessing: true, Count: 1, GrantType: "refresh_token"})
+	inmem := env.storage.(*logical.InmemStorage)
+	inmem.FailPut(true)
+
+	_, err := env.request(logical.ReadOperation, credPath, nil)
+	require.ErrorContains(t, err, "answer to its last refresh was lost")
+	st := env.credStatus(t)
+	require.Equal(t, "uncertain", st["state"])
+	require.Equal(t, true, st["unsaved"])
+
+	env.clock.Advance(2 * time.Minute)
+	_, err = env.request(logical.ReadOperation, credPath, nil)
+	require.Error(t, err, "still not stored: the read fails")
+	require.Equal(t, 1, env.fake.TokenRequests(testChain, "refresh_token"), "and sends nothing")
+
+	inmem.FailPut(false)
+	resp, err := env.request(logical.ReadOperation, credPath, nil)
+	require.NoError(t, err)
+	require.True(t, resp.IsError())
+	require.Contains(t, resp.Error().Error(), "sign in again")
+	require.Equal(t, false, env.credStatus(t)["unsaved"])
+	stored, err := getCredential(t.Context(), env.storage, credKey(testChain, testMember))
+	require.NoError(t, err)
+	require.Equal(t, credUncertain, stored.State, "the state reached storage")
+	require.Equal(t, 1, env.fake.TokenRequests(testChain, "refresh_token"), "the possibly spent refresh token was never sent again")
+}

@@ -99,8 +99,10 @@ func (s *refreshSource) refreshFailed(ctx context.Context, c *credential, rotate
 	}
 	c.setState(state, err.Error(), now)
 	s.log.Warn("credential needs attention", "credential", key, "state", state, "error", err)
-	if perr := putCredential(ctx, s.storage, key, c); perr != nil {
-		s.log.Error("could not record the credential's state", "credential", key, "error", perr)
+	if perr := s.creds.storeOrHold(ctx, s.storage, key, c); perr != nil {
+		// Held, like a rotated token: until the state is stored, no read
+		// sends the refresh token that may be spent.
+		s.log.Error("could not store the credential's state; holding it in memory", "credential", key, "error", perr)
 	}
 	blocked := &credStateError{chain: s.chain, name: s.name, state: state, reason: c.StateReason, since: now}
 	if state == credUncertain {
