@@ -76,8 +76,7 @@ func refreshAt(t *cachedToken) time.Time {
 // isFresh: the cache may serve t without minting, to a reader who asks for at
 // least minLeft of life.
 func isFresh(t *cachedToken, now time.Time, minLeft time.Duration) bool {
-	left := t.ExpiresAt.Sub(now)
-	return left > refreshAhead(t) && left >= minLeft && left > leaseMargin(t)+time.Second
+	return now.Before(refreshAt(t)) && t.ExpiresAt.Sub(now) >= minLeft
 }
 
 // isUsable: t can still be handed out (with a lease of at least a second),
