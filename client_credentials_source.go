@@ -48,10 +48,7 @@ func (s *clientCredentialsSource) mint(ctx context.Context) (*cachedToken, error
 	if s.log.IsDebug() {
 		s.log.Debug("minted a token", "chain", s.chain, "expires_at", tok.ExpiresAt.UTC(), "duration", time.Since(start))
 	}
-	if err := putJSON(ctx, s.storage, s.key(), "the minted token", tok); err != nil {
-		// The token is good; only a later reload would have to mint again.
-		s.log.Warn("could not persist the minted token; it is kept in memory", "chain", s.chain, "error", err)
-	}
+	s.keepMinted(ctx, s.key(), s.chain, tok)
 	return tok, nil
 }
 

@@ -85,9 +85,7 @@ func (s *scopedSource) mint(ctx context.Context) (*cachedToken, error) {
 	tok := newCachedToken(t)
 	tok.ConfigFingerprint = ch.fingerprint
 	s.log.Debug("minted a scoped token", "chain", s.chain, "club", s.scope.club, "contact", s.scope.contact, "expires_at", tok.ExpiresAt.UTC())
-	if err := putJSON(ctx, s.storage, s.key(), "the minted token", tok); err != nil {
-		s.log.Warn("could not persist the minted token; it is kept in memory", "chain", s.chain, "error", err)
-	}
+	s.keepMinted(ctx, s.key(), s.chain, tok)
 	return tok, nil
 }
 

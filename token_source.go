@@ -27,5 +27,13 @@ type mintDeps struct {
 	log     hclog.Logger
 }
 
+// keepMinted stores a token just minted under key. A failure is only logged:
+// the token is good and in memory; only a later reload would mint again.
+func (d mintDeps) keepMinted(ctx context.Context, key, chain string, tok *cachedToken) {
+	if err := putJSON(ctx, d.storage, key, "the minted token", tok); err != nil {
+		d.log.Warn("could not persist the minted token; it is kept in memory", "chain", chain, "error", err)
+	}
+}
+
 // mintBudget bounds one grant, retries included: three request timeouts.
 func mintBudget(requestTimeout time.Duration) time.Duration { return 3 * requestTimeout }
