@@ -6,7 +6,7 @@ BIN     := .bin
 SHELL   := /bin/bash
 GOFLAGS_BUILD := -trimpath -ldflags "-X main.version=$(VERSION)"
 
-.PHONY: all build vault fake demo test unit bench e2e lint fmt-check vet fuzz release release-check clean
+.PHONY: all build vault fake demo test unit bench e2e soak lint fmt-check vet fuzz release release-check clean
 
 all: build
 
@@ -50,6 +50,11 @@ fuzz:
 
 e2e: vault
 	RESAMANIA_E2E=required VAULT_BIN=$(CURDIR)/$(BIN)/vault go test -count=1 -timeout 30m -v ./e2e/...
+
+## soak: SOAK (default 10m) of mixed reads, gateway limits, fault bursts and plugin reloads on a real Vault; fails on anything lost
+SOAK ?= 10m
+soak: vault
+	RESAMANIA_E2E=required RESAMANIA_SOAK=$(SOAK) VAULT_BIN=$(CURDIR)/$(BIN)/vault go test -count=1 -timeout 3h -run '^TestSoak$$' -v ./e2e/
 
 ## release: every platform's binary with VERSION stamped in, and SHA256SUMS, into dist/VERSION/
 release:

@@ -16,7 +16,9 @@ type RecordedRequest struct {
 	JSONBody      bool      // the body was read as JSON rather than a form
 	GatewayKey    string    // x-gravitee-api-key as received
 	Status        int       // status answered; 0 while in flight or when the connection was reset
+	Answered      time.Time // when the answer was written (or the connection reset); zero while in flight
 	GatewayLimit  LimitKind // the gateway limit that answered 429 in the server's place; "" when it let the request through
+	GatewayReset  time.Time // the end of that limit's window, as the 429 said
 	RemoteAddr    string
 	Header        http.Header
 	Form          url.Values // parsed body, secrets included: tests inspect them
@@ -47,6 +49,7 @@ func (s *Server) setStatus(rec *RecordedRequest, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec.Status = status
+	rec.Answered = s.now()
 }
 
 // TokenRequests counts token requests that reached the OAuth server,

@@ -124,8 +124,7 @@ func (s *Server) passGateway(rec *RecordedRequest, h http.Header) *gatewayRefusa
 		id := gatewayWindowID{rec.GatewayKey, spec.kind}
 		if until, ok := g.closed[id]; ok {
 			if now.Before(until) {
-				rec.GatewayLimit = spec.kind
-				return &gatewayRefusal{spec: spec, limit: spec.limit(g.limits), reset: until}
+				return refuse(rec, spec, spec.limit(g.limits), until)
 			}
 			delete(g.closed, id)
 		}
@@ -152,8 +151,7 @@ func (s *Server) passGateway(rec *RecordedRequest, h http.Header) *gatewayRefusa
 		}
 		w.count++
 		if w.count > limit {
-			rec.GatewayLimit = spec.kind
-			return &gatewayRefusal{spec: spec, limit: limit, reset: w.end}
+			return refuse(rec, spec, limit, w.end)
 		}
 		passed = append(passed, pass{spec, limit, w.count, w.end})
 	}
@@ -161,6 +159,12 @@ func (s *Server) passGateway(rec *RecordedRequest, h http.Header) *gatewayRefusa
 		p.spec.setHeaders(h, p.limit, p.limit-p.count, p.end)
 	}
 	return nil
+}
+
+// refuse marks rec as refused by the limit, until reset.
+func refuse(rec *RecordedRequest, spec limitSpec, limit int, reset time.Time) *gatewayRefusal {
+	rec.GatewayLimit, rec.GatewayReset = spec.kind, reset
+	return &gatewayRefusal{spec: spec, limit: limit, reset: reset}
 }
 
 // write answers the 429 as Gravitee does: JSON, the limit's headers, and

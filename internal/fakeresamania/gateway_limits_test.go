@@ -97,6 +97,8 @@ func TestGatewayLimitTripsAndReopens(t *testing.T) {
 			last := reqs[len(reqs)-1]
 			require.Equal(t, http.StatusTooManyRequests, last.Status)
 			require.Equal(t, tc.kind, last.GatewayLimit)
+			require.Equal(t, last.Answered, clock.Now(), "answered at the server's time")
+			require.Equal(t, last.Time.Truncate(tc.window).Add(tc.window), last.GatewayReset, "the window's end, as the 429 said")
 			require.Equal(t, fakeresamania.GrantClientCredentials, last.GrantType)
 			require.Empty(t, reqs[0].GatewayLimit)
 

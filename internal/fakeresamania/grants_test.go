@@ -90,11 +90,20 @@ func TestRefreshTokenExpiry(t *testing.T) {
 	access, refresh := requireToken(t, postForm(t, srv, url.Values{"grant_type": {"authorization_code"},
 		"client_id": {"5_short"}, "client_secret": {"x"}, "code": {code}, "redirect_uri": {redirectURI}}))
 
+	exp, ok := srv.AccessTokenExpiry(access)
+	require.True(t, ok)
+	require.Equal(t, clock.Now().Add(60*time.Second), exp)
+	_, known := srv.AccessTokenExpiry("never-issued")
+	require.False(t, known)
+
 	clock.Advance(61 * time.Second)
 	require.False(t, srv.AccessTokenValid(access), "access token expired by the server's clock")
+	require.Equal(t, 1, srv.LiveRefreshTokens(chain))
 	_, refresh = requireToken(t, postForm(t, srv, form(refresh)))
+	require.Equal(t, 1, srv.LiveRefreshTokens(chain), "the used one died as the new one was born")
 
 	clock.Advance(time.Hour + time.Second)
+	require.Zero(t, srv.LiveRefreshTokens(chain), "an expired refresh token is not live")
 	a := postForm(t, srv, form(refresh))
 	requireOAuthError(t, a, "invalid_grant")
 	require.Equal(t, "Refresh token has expired", a.json["error_description"])

@@ -107,6 +107,28 @@ func (s *Server) AccessTokenValid(token string) bool {
 	return ok && !s.now().After(at.expires)
 }
 
+// AccessTokenExpiry returns when an access token the server issued expires.
+func (s *Server) AccessTokenExpiry(token string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.access[token]
+	return at.expires, ok
+}
+
+// LiveRefreshTokens counts a chain's refresh tokens that are neither used
+// nor expired: one per credential the plugin holds, when none was orphaned.
+func (s *Server) LiveRefreshTokens(clientToken string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now, n := s.now(), 0
+	for _, rec := range s.refresh {
+		if rec.clientToken == clientToken && !now.After(rec.expires) {
+			n++
+		}
+	}
+	return n
+}
+
 // IssuedAccessTokens lists every access token issued, so tests can grep logs.
 func (s *Server) IssuedAccessTokens() []string {
 	s.mu.Lock()
