@@ -128,8 +128,13 @@ func (b *backend) invalidate(_ context.Context, key string) {
 	}
 }
 
-// clean runs when the mount is unloaded.
+// clean runs when the mount is unloaded (a plugin reload, an unmount, a
+// seal): before the process goes, the refreshes under way must store the
+// refresh tokens Resamania rotated, or those are lost.
 func (b *backend) clean(context.Context) {
+	if !b.tokens.drain(mintBudget(maxRequestTimeout)) {
+		b.Logger().Error("unloading with token requests still under way: a refresh token rotated by one of them may be lost")
+	}
 	b.chains.reset()
 	b.tokens.reset()
 }

@@ -178,6 +178,8 @@ func errorResponse(err error) (*logical.Response, error) {
 		errors.As(err, &credState), errors.As(err, &refused), errors.As(err, &badState),
 		errors.As(err, &noContact), errors.As(err, &unknown):
 		return logical.ErrorResponse(err.Error()), nil
+	case errors.Is(err, errUnloading):
+		return nil, logical.CodedError(http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, errNoRefreshToken):
 		return nil, logical.CodedError(http.StatusBadGateway, err.Error())
 	case errors.As(err, &up) && up.unreachable():

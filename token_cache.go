@@ -2,6 +2,7 @@ package resamania
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -20,7 +21,16 @@ type tokenCache struct {
 
 	mu      sync.Mutex
 	entries map[string]*cacheEntry // guarded by mu; an entry is emptied, never removed
+	closed  bool                   // guarded by mu; set by drain: no flight starts after it
+
+	// flying counts the flights' goroutines, so that unloading the mount
+	// can wait for a refresh whose answer is on its way to store the new
+	// refresh token. Add only under mu while !closed.
+	flying sync.WaitGroup
 }
+
+// errUnloading: the mount is being unloaded (a plugin reload or a seal).
+var errUnloading = errors.New("the mount is being unloaded; read again")
 
 type cacheEntry struct {
 	// keyLock is held while the key's token is loaded and minted, and while its
@@ -80,8 +90,13 @@ func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLe
 		}
 		f := e.flight
 		if f == nil {
+			if c.closed {
+				c.mu.Unlock()
+				return nil, "", errUnloading
+			}
 			f = &flight{done: make(chan struct{})}
 			e.flight = f
+			c.flying.Add(1)
 			go c.fly(ctx, e, f, src, minLeft, false)
 		}
 		c.mu.Unlock()
@@ -116,6 +131,7 @@ func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLe
 // first reader's cancellation (others may be waiting) but bounded in time.
 // force skips the stored token and always mints.
 func (c *tokenCache) fly(reqCtx context.Context, e *cacheEntry, f *flight, src tokenSource, minLeft time.Duration, force bool) {
+	defer c.flying.Done()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), src.budget())
 	defer cancel()
 
@@ -178,8 +194,13 @@ func (c *tokenCache) refresh(ctx context.Context, key string, src tokenSource) e
 	e := c.entryLocked(key)
 	f := e.flight
 	if f == nil {
+		if c.closed {
+			c.mu.Unlock()
+			return errUnloading
+		}
 		f = &flight{done: make(chan struct{})}
 		e.flight = f
+		c.flying.Add(1)
 		go c.fly(ctx, e, f, src, 0, true)
 	}
 	c.mu.Unlock()
@@ -251,6 +272,28 @@ func (c *tokenCache) forgetPrefix(prefix string) {
 func (e *cacheEntry) drop() {
 	e.gen++
 	e.token, e.loaded, e.failure, e.flight = nil, false, nil, nil
+}
+
+// drain stops new flights and waits, up to limit, for those under way; it
+// reports whether they all ended. A flight ends within its source's budget,
+// so a limit above every budget never cuts one short.
+func (c *tokenCache) drain(limit time.Duration) bool {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		c.flying.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return true
+	case <-timer.C:
+		return false
+	}
 }
 
 // reset drops everything (the mount is being unloaded).

@@ -659,3 +659,47 @@ func TestTokenCacheCancelledReader(t *testing.T) {
 	require.Same(t, r.tok, mustGet(t, c, "k", src, 0))
 	requireCounts(t, src, 1, 1)
 }
+
+func TestTokenCacheDrainWaitsForTheFlightUnderWay(t *testing.T) {
+	_, src, c := cacheUnderTest(time.Hour)
+	release := src.holdMints()
+	defer release()
+
+	// A reader that gave up left its flight running: the process must not go
+	// before it ends, or a refresh token it rotated is lost.
+	ctx, cancel := context.WithCancel(context.Background())
+	reader := newWaitingCtx(ctx)
+	res := goGet(c, reader, "k", src, 0)
+	waitFor(t, reader.waiting, "the reader to wait")
+	cancel()
+	require.ErrorIs(t, waitFor(t, res, "the reader").err, context.Canceled)
+
+	drained := make(chan bool, 1)
+	go func() { drained <- c.drain(5 * time.Second) }()
+	select {
+	case <-drained:
+		require.FailNow(t, "drain returned while a mint was under way")
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	require.True(t, waitFor(t, drained, "drain"), "every flight ended")
+	require.Zero(t, src.mintsInProgress())
+
+	_, _, err := c.get(context.Background(), "other", src, 0)
+	require.ErrorIs(t, err, errUnloading, "no flight starts once drained")
+	require.ErrorIs(t, c.refresh(context.Background(), "other", src), errUnloading)
+	requireCounts(t, src, 1, 1)
+}
+
+func TestTokenCacheDrainGivesUpAtItsLimit(t *testing.T) {
+	_, src, c := cacheUnderTest(time.Hour)
+	release := src.holdMints()
+	defer release()
+	ctx, cancel := context.WithCancel(context.Background())
+	reader := newWaitingCtx(ctx)
+	res := goGet(c, reader, "k", src, 0)
+	waitFor(t, reader.waiting, "the reader to wait")
+	cancel()
+	waitFor(t, res, "the reader")
+	require.False(t, c.drain(20*time.Millisecond), "a mint still held")
+}
