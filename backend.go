@@ -44,6 +44,9 @@ const (
 	// authStateStoragePrefix remembers the states auth-code-url issued, by
 	// their sha256: auth-state/<client_token>/<hex>. Not secret: hashes only.
 	authStateStoragePrefix = "auth-state/"
+	// gatewayHoldStoragePrefix holds each gateway key's window a 429 closed,
+	// until it ends: gateway-holds/<sha256 of host and key>. Not secret.
+	gatewayHoldStoragePrefix = "gateway-holds/"
 )
 
 // backend is one mount of the plugin.
@@ -65,6 +68,16 @@ type backend struct {
 
 	// now is the clock, injectable by tests. Set once in newBackend.
 	now func() time.Time
+
+	// storage is the mount's storage, for what is written outside a
+	// request's own work (a gateway hold). Set once by Setup.
+	storage logical.Storage
+}
+
+// Setup keeps the mount's storage, then sets the framework up.
+func (b *backend) Setup(ctx context.Context, conf *logical.BackendConfig) error {
+	b.storage = conf.StorageView
+	return b.Backend.Setup(ctx, conf)
 }
 
 // Factory is what Vault calls to create a mount of the plugin.
@@ -84,6 +97,7 @@ func newBackend(now func() time.Time) *backend {
 		now:    now,
 	}
 	b.keepAliveScan = &fullScan{chains: b.chains}
+	b.chains.holds.OnClose(b.storeGatewayHold)
 	b.Backend = &framework.Backend{
 		BackendType: logical.TypeLogical,
 		Help:        strings.TrimSpace(backendHelp),
@@ -100,6 +114,7 @@ func newBackend(now func() time.Time) *backend {
 		),
 		Secrets:        []*framework.Secret{secretAccessToken(b)},
 		PeriodicFunc:   b.periodic,
+		InitializeFunc: b.initialize,
 		Invalidate:     b.invalidate,
 		Clean:          b.clean,
 		RunningVersion: Version,
@@ -114,7 +129,7 @@ func (b *backend) mintDeps(s logical.Storage) mintDeps {
 
 // invalidate runs on nodes that did not make a storage change (standbys,
 // performance secondaries): forget what was cached from the changed key.
-func (b *backend) invalidate(_ context.Context, key string) {
+func (b *backend) invalidate(ctx context.Context, key string) {
 	switch {
 	case strings.HasPrefix(key, configStoragePrefix):
 		chain := strings.TrimPrefix(key, configStoragePrefix)
@@ -122,6 +137,10 @@ func (b *backend) invalidate(_ context.Context, key string) {
 		b.forgetChainTokens(chain)
 	case strings.HasPrefix(key, contactsStoragePrefix):
 		b.tokens.forget(contactTokenStoragePrefix + strings.TrimPrefix(key, contactsStoragePrefix))
+	case strings.HasPrefix(key, gatewayHoldStoragePrefix):
+		if b.storage != nil {
+			b.restoreGatewayHold(ctx, b.storage, key)
+		}
 	case strings.HasPrefix(key, tokenStoragePrefix), strings.HasPrefix(key, clubTokenStoragePrefix),
 		strings.HasPrefix(key, contactTokenStoragePrefix), strings.HasPrefix(key, credsStoragePrefix):
 		b.tokens.forget(key)

@@ -56,6 +56,19 @@ func getTestBackendWith(tb testing.TB, opts fakeresamania.Options) *testEnv {
 	return env
 }
 
+// reloadBackend is a new mount over the same storage, as after a plugin
+// reload: nothing in memory, set up and initialised as Vault does.
+func reloadBackend(t *testing.T, env *testEnv) {
+	t.Helper()
+	reloaded := newBackend(env.clock.Now)
+	config := logical.TestBackendConfig()
+	config.StorageView = env.storage
+	config.Logger = env.b.Logger()
+	require.NoError(t, reloaded.Setup(t.Context(), config))
+	require.NoError(t, reloaded.Initialize(t.Context(), &logical.InitializationRequest{Storage: env.storage}))
+	env.b = reloaded
+}
+
 func (e *testEnv) request(op logical.Operation, path string, data map[string]any) (*logical.Response, error) {
 	return e.b.HandleRequest(context.Background(), &logical.Request{
 		Operation:  op,

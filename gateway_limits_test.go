@@ -60,3 +60,49 @@ func TestGatewayWindowHoldsEveryChainOfTheKey(t *testing.T) {
 		require.Equal(t, 1, env.fake.TokenRequests(chain, "client_credentials"), "%s minted once", chain)
 	}
 }
+
+// TestGatewayHoldSurvivesReload: the window a 429 closed is stored, so a
+// reloaded mount, and a standby told of the write, send nothing into it; once
+// it has ended, the stored window is deleted.
+func TestGatewayHoldSurvivesReload(t *testing.T) {
+	env := getTestBackendWith(t, fakeresamania.Options{GatewayKey: testAPIKey})
+	other := "otherchain"
+	env.fake.AddClient(fakeresamania.Client{ClientToken: other, ClientID: testClientID, ClientSecret: testSecret})
+	env.configure(map[string]any{"api_key": testAPIKey})
+	resp, err := env.request(logical.CreateOperation, "config/"+other, map[string]any{"api_base_url": env.fake.URL(), "client_id": testClientID, "client_secret": testSecret, "api_key": testAPIKey})
+	require.NoError(t, err)
+	require.False(t, resp.IsError(), "%v", resp)
+
+	reset := env.clock.Now().Add(2 * time.Hour)
+	env.fake.CloseGatewayWindow(testAPIKey, fakeresamania.LimitQuota, reset)
+	_, err = env.request(logical.ReadOperation, "token/"+testChain, nil)
+	require.ErrorContains(t, err, "daily quota is reached until")
+	stored, err := env.storage.List(t.Context(), gatewayHoldStoragePrefix)
+	require.NoError(t, err)
+	require.Len(t, stored, 1)
+	entry, err := env.storage.Get(t.Context(), gatewayHoldStoragePrefix+stored[0])
+	require.NoError(t, err)
+	require.NotContains(t, string(entry.Value), testAPIKey)
+
+	reloadBackend(t, env)
+	_, err = env.request(logical.ReadOperation, "token/"+other, nil)
+	require.ErrorContains(t, err, "was not sent", "the reloaded mount knows the window")
+
+	standby := newBackend(env.clock.Now)
+	config := logical.TestBackendConfig()
+	config.StorageView = env.storage
+	require.NoError(t, standby.Setup(t.Context(), config))
+	standby.InvalidateKey(t.Context(), gatewayHoldStoragePrefix+stored[0])
+	env.b = standby
+	_, err = env.request(logical.ReadOperation, "token/"+other, nil)
+	require.ErrorContains(t, err, "was not sent", "a standby told of the write knows the window")
+	require.Equal(t, 1, env.fake.GatewayRefusals(testAPIKey), "one request in all: the one the gateway refused")
+	require.Zero(t, env.fake.TokenRequests("", ""))
+
+	env.clock.Advance(2*time.Hour + time.Second)
+	require.NoError(t, env.b.periodic(t.Context(), &logical.Request{Storage: env.storage}))
+	stored, err = env.storage.List(t.Context(), gatewayHoldStoragePrefix)
+	require.NoError(t, err)
+	require.Empty(t, stored, "an ended window is deleted")
+	env.mustRead(t, "token/"+other)
+}

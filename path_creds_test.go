@@ -306,11 +306,7 @@ func TestCredentialSurvivesReload(t *testing.T) {
 	env := getCredsBackend(t, 60, nil)
 	env.signIn(t)
 	env.readCred(t)
-	reloaded := newBackend(env.clock.Now)
-	config := logical.TestBackendConfig()
-	config.StorageView = env.storage
-	require.NoError(t, reloaded.Setup(t.Context(), config))
-	env.b = reloaded
+	reloadBackend(t, env)
 	env.clock.Advance(2 * time.Minute)
 	require.True(t, env.fake.AccessTokenValid(env.readCred(t).Data["access_token"].(string)))
 	require.Equal(t, 1, env.fake.TokenRequests(testChain, "refresh_token"))

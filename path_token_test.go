@@ -117,12 +117,7 @@ func TestStoredTokenSurvivesReload(t *testing.T) {
 	env.configure(nil)
 	first := env.readToken(nil).Data["access_token"]
 
-	// A new backend on the same storage, as after a plugin reload.
-	reloaded := newBackend(env.clock.Now)
-	config := logical.TestBackendConfig()
-	config.StorageView = env.storage
-	require.NoError(t, reloaded.Setup(t.Context(), config))
-	env.b = reloaded
+	reloadBackend(t, env)
 	require.Equal(t, first, env.readToken(nil).Data["access_token"])
 	require.Equal(t, 1, env.fake.TokenRequests(testChain, ""))
 }

@@ -31,6 +31,9 @@ func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 	b.refreshReadAhead(ctx)
 	b.keepCredentialsAlive(ctx, req.Storage)
 	expireAuthStates(ctx, req.Storage, b.now())
+	if err := b.restoreGatewayHolds(ctx, req.Storage); err != nil {
+		b.Logger().Warn("could not list the stored gateway holds", "error", err)
+	}
 	return nil
 }
 

@@ -55,15 +55,6 @@ func countStorage(env *testEnv) *countingStorage {
 	return counter
 }
 
-// reloadBackend is a new mount over the same storage: nothing in memory.
-func reloadBackend(t *testing.T, env *testEnv) {
-	reloaded := newBackend(env.clock.Now)
-	config := logical.TestBackendConfig()
-	config.StorageView = env.storage
-	require.NoError(t, reloaded.Setup(t.Context(), config))
-	env.b = reloaded
-}
-
 func TestCachedTokenReadMakesNoStorageCall(t *testing.T) {
 	env := getTestBackend(t)
 	env.configure(nil)

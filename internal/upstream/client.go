@@ -39,7 +39,7 @@ type Config struct {
 // Client sends token requests for one chain. It is safe for concurrent use.
 type Client struct {
 	cfg  Config
-	key  [32]byte // names the gateway key in Holds
+	key  GatewayKeyID // names the gateway key in Holds
 	http *http.Client
 	pool *recordingTransport
 }
@@ -225,7 +225,7 @@ func (c *Client) attemptUnlessHeld(ctx context.Context, fetch func(context.Conte
 		if w, ok := closedWindow(err.header, now); ok {
 			err.Window = &w
 			err.RetryAfter = max(err.RetryAfter, w.Until.Sub(now))
-			c.cfg.Holds.close(c.key, w)
+			c.cfg.Holds.closeAndTell(c.key, w)
 		}
 	}
 	return tok, err

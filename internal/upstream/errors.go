@@ -42,7 +42,7 @@ type Error struct {
 	Attempts   int
 	// Window is the gateway limit a 429 reached and when it ends; with Sent
 	// false, the request was held back because that window was still closed.
-	Window *limitWindow
+	Window *LimitWindow
 	header http.Header // a 429's headers, read for Window
 }
 

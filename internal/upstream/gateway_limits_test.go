@@ -107,3 +107,40 @@ func TestClosedWindowReadsTheExhaustedLimit(t *testing.T) {
 	_, ok = closedWindow(http.Header{"X-Rate-Limit-Reset": {strconv.FormatInt(now.Add(-time.Second).UnixMilli(), 10)}}, now)
 	require.False(t, ok, "a window already over closes nothing")
 }
+
+func TestClosedWindowIsToldOnceAndRestoredSilently(t *testing.T) {
+	g := newLimitedGateway(t, "X-Rate-Limit", time.Hour)
+	holds := NewGatewayHolds()
+	type told struct {
+		id GatewayKeyID
+		w  LimitWindow
+	}
+	var windows []told
+	holds.OnClose(func(id GatewayKeyID, w LimitWindow) { windows = append(windows, told{id, w}) })
+	ctx := t.Context()
+	_, err := g.client(t, "c1", holds).ClientCredentials(ctx)
+	require.Error(t, err)
+	_, err = g.client(t, "c2", holds).ClientCredentials(ctx)
+	require.ErrorContains(t, err, "was not sent")
+
+	require.Len(t, windows, 1, "told of the window the 429 closed, not of the request it held back")
+	require.Equal(t, "rate limit", windows[0].w.Limit)
+	require.Equal(t, time.UnixMilli(g.until.Load()), windows[0].w.Until)
+	require.Equal(t, gatewayKeyID(g.srv.URL+"/c1/oauth/v2/token", "gateway-key-1"), windows[0].id)
+	require.NotContains(t, windows[0].id.String(), "gateway-key-1")
+	parsed, ok := ParseGatewayKeyID(windows[0].id.String())
+	require.True(t, ok)
+	require.Equal(t, windows[0].id, parsed)
+	_, ok = ParseGatewayKeyID("not-hex")
+	require.False(t, ok)
+
+	// A new process (a reload) restores the window from what was told: its
+	// clients send nothing until it ends, and nothing is told again.
+	restarted := NewGatewayHolds()
+	restarted.OnClose(func(id GatewayKeyID, w LimitWindow) { windows = append(windows, told{id, w}) })
+	restarted.Restore(parsed, windows[0].w)
+	_, err = g.client(t, "c3", restarted).ClientCredentials(ctx)
+	require.ErrorContains(t, err, "was not sent")
+	require.Equal(t, int32(1), g.requests.Load(), "one request in all: the 429")
+	require.Len(t, windows, 1)
+}
