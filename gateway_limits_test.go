@@ -106,3 +106,25 @@ func TestGatewayHoldSurvivesReload(t *testing.T) {
 	require.Empty(t, stored, "an ended window is deleted")
 	env.mustRead(t, "token/"+other)
 }
+
+// TestNearGatewayResetIsWaitedForByTheRead: a window that ends within the
+// read's budget is waited for, then one more request gets the token.
+func TestNearGatewayResetIsWaitedForByTheRead(t *testing.T) {
+	env := getTestBackendWith(t, fakeresamania.Options{GatewayKey: testAPIKey})
+	env.configure(map[string]any{"api_key": testAPIKey})
+	closedFor := 1500 * time.Millisecond
+	env.fake.CloseGatewayWindow(testAPIKey, fakeresamania.LimitSpikeArrest, env.clock.Now().Add(closedFor))
+
+	start := time.Now()
+	read := make(chan error, 1)
+	go func() {
+		_, err := env.request(logical.ReadOperation, "token/"+testChain, nil)
+		read <- err
+	}()
+	require.Eventually(t, func() bool { return env.fake.GatewayRefusals(testAPIKey) == 1 }, 5*time.Second, 10*time.Millisecond)
+	env.clock.Advance(closedFor) // the gateway's clock reaches the reset as the plugin's wait ends
+	require.NoError(t, <-read)
+	require.GreaterOrEqual(t, time.Since(start), closedFor-100*time.Millisecond, "the read waited for the window")
+	require.Equal(t, 1, env.fake.GatewayRefusals(testAPIKey), "no request inside the window")
+	require.Equal(t, 1, env.fake.TokenRequests(testChain, "client_credentials"), "then one request")
+}
