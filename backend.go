@@ -59,6 +59,13 @@ type backend struct {
 	// creds owns members' credentials, in storage and held in memory; its own lock.
 	creds *credentialStore
 
+	// health is what this node saw of each chain's and credential's grants; its own lock.
+	health *healthBook
+
+	// metrics are the mount's Prometheus metrics, in a registry of its own;
+	// safe for concurrent use. Set once in newBackend.
+	metrics *metrics
+
 	// keepAliveScan finds the credentials due for a keep-alive refresh. Set
 	// once in newBackend.
 	keepAliveScan credentialScanner
@@ -78,11 +85,13 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 
 func newBackend(now func() time.Time) *backend {
 	b := &backend{
-		chains: newChainCache(now),
 		tokens: newTokenCache(now),
-		creds:  newCredentialStore(),
+		health: newHealthBook(),
 		now:    now,
 	}
+	b.metrics = newMetrics(func() float64 { return float64(b.tokens.cachedCount()) })
+	b.chains = newChainCache(now, b.upstreamObserver)
+	b.creds = newCredentialStore(b.metrics.refreshTokensRotated)
 	b.keepAliveScan = &fullScan{chains: b.chains}
 	b.Backend = &framework.Backend{
 		BackendType: logical.TypeLogical,
@@ -97,6 +106,7 @@ func newBackend(now func() time.Time) *backend {
 			pathContacts(b),
 			pathAuthCodeURL(b),
 			pathCreds(b),
+			pathMetrics(b),
 		),
 		Secrets:        []*framework.Secret{secretAccessToken(b)},
 		PeriodicFunc:   b.periodic,
@@ -109,7 +119,7 @@ func newBackend(now func() time.Time) *backend {
 
 // mintDeps is what the token sources and the sign-in get of this mount.
 func (b *backend) mintDeps(s logical.Storage) mintDeps {
-	return mintDeps{storage: s, chains: b.chains, now: b.now, log: b.Logger()}
+	return mintDeps{storage: s, chains: b.chains, health: b.health, now: b.now, log: b.Logger()}
 }
 
 // invalidate runs on nodes that did not make a storage change (standbys,
@@ -132,6 +142,7 @@ func (b *backend) invalidate(_ context.Context, key string) {
 func (b *backend) clean(context.Context) {
 	b.chains.reset()
 	b.tokens.reset()
+	b.health.reset()
 }
 
 const backendHelp = `
