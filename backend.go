@@ -62,6 +62,13 @@ type backend struct {
 	// creds owns members' credentials, in storage and held in memory; its own lock.
 	creds *credentialStore
 
+	// health is what this node saw of each chain's and credential's grants; its own lock.
+	health *healthBook
+
+	// metrics are the mount's Prometheus metrics, in a registry of its own;
+	// safe for concurrent use. Set once in newBackend.
+	metrics *metrics
+
 	// keepAliveScan finds the credentials due for a keep-alive refresh. Set
 	// once in newBackend.
 	keepAliveScan credentialScanner
@@ -91,11 +98,13 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 
 func newBackend(now func() time.Time) *backend {
 	b := &backend{
-		chains: newChainCache(now),
 		tokens: newTokenCache(now),
-		creds:  newCredentialStore(),
+		health: newHealthBook(),
 		now:    now,
 	}
+	b.metrics = newMetrics(func() float64 { return float64(b.tokens.cachedCount()) })
+	b.chains = newChainCache(now, b.upstreamObserver)
+	b.creds = newCredentialStore(b.metrics.refreshTokensRotated)
 	b.keepAliveScan = &fullScan{chains: b.chains}
 	b.chains.holds.OnClose(b.storeGatewayHold)
 	b.Backend = &framework.Backend{
@@ -111,6 +120,7 @@ func newBackend(now func() time.Time) *backend {
 			pathContacts(b),
 			pathAuthCodeURL(b),
 			pathCreds(b),
+			pathMetrics(b),
 		),
 		Secrets:        []*framework.Secret{secretAccessToken(b)},
 		PeriodicFunc:   b.periodic,
@@ -124,7 +134,7 @@ func newBackend(now func() time.Time) *backend {
 
 // mintDeps is what the token sources and the sign-in get of this mount.
 func (b *backend) mintDeps(s logical.Storage) mintDeps {
-	return mintDeps{storage: s, chains: b.chains, now: b.now, log: b.Logger()}
+	return mintDeps{storage: s, chains: b.chains, health: b.health, now: b.now, log: b.Logger()}
 }
 
 // invalidate runs on nodes that did not make a storage change (standbys,
@@ -156,6 +166,7 @@ func (b *backend) clean(context.Context) {
 	}
 	b.chains.reset()
 	b.tokens.reset()
+	b.health.reset()
 }
 
 const backendHelp = `

@@ -38,6 +38,10 @@ type chainCache struct {
 	// gateway key's window holds back every chain that uses the key.
 	holds *upstream.GatewayHolds
 
+	// observer gives each chain's client what it tells of every request it
+	// sends (metrics, logs); set once.
+	observer func(chain string) upstream.Observer
+
 	// locks serialise, per chain, a lookup's storage read with a config
 	// change, so a lookup can never cache a config that a change replaced.
 	locks []*locksutil.LockEntry
@@ -46,8 +50,8 @@ type chainCache struct {
 	chains map[string]*chainEntry // guarded by mu
 }
 
-func newChainCache(now func() time.Time) *chainCache {
-	return &chainCache{now: now, holds: upstream.NewGatewayHolds(), locks: locksutil.CreateLocks(), chains: make(map[string]*chainEntry)}
+func newChainCache(now func() time.Time, observer func(chain string) upstream.Observer) *chainCache {
+	return &chainCache{now: now, holds: upstream.NewGatewayHolds(), observer: observer, locks: locksutil.CreateLocks(), chains: make(map[string]*chainEntry)}
 }
 
 func (c *chainCache) cached(name string) *chainEntry {
@@ -74,7 +78,9 @@ func (c *chainCache) get(ctx context.Context, s logical.Storage, name string) (*
 	if cfg == nil {
 		return nil, &chainNotFoundError{chain: name}
 	}
-	client, err := upstream.New(cfg.upstreamConfig(name, c.now, c.holds))
+	ucfg := cfg.upstreamConfig(name, c.now, c.holds)
+	ucfg.Observe = c.observer(name)
+	client, err := upstream.New(ucfg)
 	if err != nil {
 		return nil, fmt.Errorf("building the client of chain %q: %w", name, err)
 	}

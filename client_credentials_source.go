@@ -40,6 +40,7 @@ func (s *clientCredentialsSource) mint(ctx context.Context) (*cachedToken, error
 	}
 	start := time.Now()
 	t, err := ch.client.ClientCredentials(ctx)
+	s.noteHealth(chainHealthSubject(s.chain), err)
 	if err != nil {
 		s.log.Warn("client_credentials grant failed", "chain", s.chain, "error", err, "duration", time.Since(start))
 		return nil, &upstreamError{chain: s.chain, grant: "client_credentials", err: err}

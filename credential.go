@@ -56,8 +56,10 @@ func (c *credential) setState(state credState, reason string, now time.Time) {
 // applyGrant puts a successful grant's tokens on c: a new refresh token, and
 // the access token when the answer had a usable one. Without a new refresh
 // token the old one stays valid (RFC 6749 6), and oauth2 hands it back.
-func (c *credential) applyGrant(t *upstream.Token, now time.Time) {
+// rotated: a refresh token c held was replaced (a first sign-in is not).
+func (c *credential) applyGrant(t *upstream.Token, now time.Time) (rotated bool) {
 	if t.RefreshToken != "" && t.RefreshToken != c.RefreshToken {
+		rotated = c.RefreshToken != ""
 		c.RefreshToken, c.RefreshTokenIssuedAt = t.RefreshToken, now
 	}
 	c.AccessToken = nil
@@ -66,4 +68,5 @@ func (c *credential) applyGrant(t *upstream.Token, now time.Time) {
 		c.Scope = t.Scope
 	}
 	c.setState(credActive, "", now)
+	return rotated
 }

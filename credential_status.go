@@ -1,15 +1,16 @@
 package resamania
 
 import (
-	"time"
+	"maps"
 
 	"github.com/hashicorp/vault/sdk/framework"
 )
 
 // credStatusFields is the schema of what a credential's status tells, on a
-// write and on creds/<client_token>/<name>/status.
+// write and on creds/<client_token>/<name>/status: its stored state and
+// history, and its health as this node saw it.
 func credStatusFields() map[string]*framework.FieldSchema {
-	return map[string]*framework.FieldSchema{
+	fields := map[string]*framework.FieldSchema{
 		"state":                    {Type: framework.TypeString, Description: "active, sign_in_required or uncertain."},
 		"state_reason":             {Type: framework.TypeString, Description: "Why the state is what it is, when not active."},
 		"state_since":              {Type: framework.TypeString, Description: "When the state was set (RFC 3339)."},
@@ -21,16 +22,20 @@ func credStatusFields() map[string]*framework.FieldSchema {
 		"scope":                    {Type: framework.TypeString, Description: "Scopes granted."},
 		"unsaved":                  {Type: framework.TypeBool, Description: "True when its newest refresh token is held in memory because storage refused it."},
 	}
+	maps.Copy(fields, healthFields())
+	return fields
+}
+
+// credStatusData is what a read or write tells of the credential stored at key.
+func (b *backend) credStatusData(key string, c *credential, cfg *chainConfig, unsaved bool) map[string]any {
+	data := credStatus(c, cfg, unsaved)
+	maps.Copy(data, b.health.fields(key, c.State != credActive))
+	return data
 }
 
 // credStatus is what may be told of a credential: no token in it.
 func credStatus(c *credential, cfg *chainConfig, unsaved bool) map[string]any {
-	ts := func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
+	ts := rfc3339OrEmpty
 	ttl := defaultRefreshTokenTTL
 	if cfg != nil {
 		ttl = cfg.refreshTokenTTL()

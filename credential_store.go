@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
 )
@@ -17,12 +18,15 @@ import (
 // its spent predecessor is never sent again. Writers hold the key's lock in
 // the token cache.
 type credentialStore struct {
+	// rotated counts refresh tokens Resamania replaced; set once.
+	rotated prometheus.Counter
+
 	mu   sync.Mutex
 	held map[string]*credential // guarded by mu, by storage key
 }
 
-func newCredentialStore() *credentialStore {
-	return &credentialStore{held: make(map[string]*credential)}
+func newCredentialStore(rotated prometheus.Counter) *credentialStore {
+	return &credentialStore{rotated: rotated, held: make(map[string]*credential)}
 }
 
 // current returns key's newest credential: the one held in memory if storage
@@ -41,7 +45,9 @@ func (st *credentialStore) current(ctx context.Context, s logical.Storage, key s
 // storeGrant records a grant's answer on c (a code exchange, an import or a
 // refresh) and stores c, else holds it: see storeOrHold.
 func (st *credentialStore) storeGrant(ctx context.Context, s logical.Storage, key string, c *credential, t *upstream.Token, now time.Time) error {
-	c.applyGrant(t, now)
+	if c.applyGrant(t, now) {
+		st.rotated.Inc()
+	}
 	return st.storeOrHold(ctx, s, key, c)
 }
 

@@ -32,6 +32,7 @@ func signInMember(ctx context.Context, d mintDeps, creds *credentialStore, ch *c
 	gctx, cancel := context.WithTimeout(ctx, mintBudget(ch.config.RequestTimeout))
 	defer cancel()
 	t, err := g.send(gctx, ch.client)
+	d.noteHealth(key, err)
 	if err != nil && t != nil {
 		warning = fmt.Sprintf("Resamania's answer had no usable access token (%v); the credential was stored and the next read refreshes it", err)
 		err = nil

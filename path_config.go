@@ -3,6 +3,7 @@ package resamania
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -154,8 +155,10 @@ func configFields() map[string]*framework.FieldSchema {
 	}
 }
 
+// configReadFields is the schema of a config read: the config without its
+// secrets, and the chain's health as this node saw it.
 func configReadFields() map[string]*framework.FieldSchema {
-	return map[string]*framework.FieldSchema{
+	fields := map[string]*framework.FieldSchema{
 		"api_base_url":      {Type: framework.TypeString, Description: "Base URL of the Resamania API."},
 		"token_url":         {Type: framework.TypeString, Description: "The token endpoint this chain's tokens come from."},
 		"client_id":         {Type: framework.TypeString, Description: "The OAuth client's identifier."},
@@ -169,6 +172,8 @@ func configReadFields() map[string]*framework.FieldSchema {
 		"share_api_key":     {Type: framework.TypeBool, Description: "Whether token reads return the gateway key."},
 		"refresh_token_ttl": {Type: framework.TypeDurationSecond, Description: "Lifetime of members' refresh tokens, in seconds."},
 	}
+	maps.Copy(fields, healthFields())
+	return fields
 }
 
 func (b *backend) pathConfigExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
@@ -182,7 +187,7 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 	if err != nil || cfg == nil {
 		return nil, err
 	}
-	return &logical.Response{Data: map[string]any{
+	data := map[string]any{
 		"api_base_url":      cfg.APIBaseURL,
 		"token_url":         upstream.TokenURL(cfg.APIBaseURL, chain),
 		"client_id":         cfg.ClientID,
@@ -195,7 +200,9 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 		"no_lease":          cfg.leaseMode() == leaseNone,
 		"share_api_key":     cfg.ShareAPIKey,
 		"refresh_token_ttl": int64(cfg.refreshTokenTTL().Seconds()),
-	}}, nil
+	}
+	maps.Copy(data, b.health.fields(chainHealthSubject(chain), false))
+	return &logical.Response{Data: data}, nil
 }
 
 func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -245,8 +252,10 @@ func (b *backend) changeChain(chain string, fn func() error) error {
 	})
 }
 
-// forgetChainTokens drops from memory every token minted with the chain's client.
+// forgetChainTokens drops from memory every token minted with the chain's
+// client, and its health: what a new config does is yet to be seen.
 func (b *backend) forgetChainTokens(chain string) {
+	b.health.forget(chainHealthSubject(chain))
 	b.tokens.forget(tokenStoragePrefix + chain)
 	b.tokens.forgetPrefix(clubTokenStoragePrefix + chain + "/")
 	b.tokens.forgetPrefix(contactTokenStoragePrefix + chain + "/")

@@ -148,7 +148,7 @@ func (b *backend) pathCredsWrite(ctx context.Context, req *logical.Request, d *f
 		return errorResponse(err)
 	}
 	b.Logger().Info("stored a member credential", "credential", key, "from", map[bool]string{true: "authorization_code", false: "refresh_token"}[g.fromCode()])
-	resp := &logical.Response{Data: credStatus(cred, ch.config, false)}
+	resp := &logical.Response{Data: b.credStatusData(key, cred, ch.config, false)}
 	if warning != "" {
 		resp.AddWarning(warning)
 	}
@@ -188,6 +188,7 @@ func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *fr
 	return b.serveToken(ctx, req, d, tokenRead{
 		chain:    chain,
 		internal: map[string]any{"client_token": chain, "name": name},
+		kind:     readKindMember,
 		source: func(ch *chainEntry) (string, tokenSource) {
 			src := &refreshSource{mintDeps: b.mintDeps(req.Storage), creds: b.creds, chain: chain, name: name, timeout: ch.config.RequestTimeout}
 			return src.key(), src
@@ -201,6 +202,7 @@ func (b *backend) pathCredsDelete(ctx context.Context, req *logical.Request, d *
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	key := credKey(chain, name)
+	defer b.health.forget(key)
 	return nil, b.tokens.changeKey(key, func() error {
 		return b.creds.delete(ctx, req.Storage, key)
 	})
@@ -211,7 +213,8 @@ func (b *backend) pathCredsStatusRead(ctx context.Context, req *logical.Request,
 	if err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
-	cred, unsaved, err := b.creds.current(ctx, req.Storage, credKey(chain, name))
+	key := credKey(chain, name)
+	cred, unsaved, err := b.creds.current(ctx, req.Storage, key)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +225,7 @@ func (b *backend) pathCredsStatusRead(ctx context.Context, req *logical.Request,
 	if err != nil {
 		return nil, err
 	}
-	return &logical.Response{Data: credStatus(cred, cfg, unsaved)}, nil
+	return &logical.Response{Data: b.credStatusData(key, cred, cfg, unsaved)}, nil
 }
 
 const pathCredsHelpSyn = `Hold a member's Resamania credential and hand out its access tokens.`

@@ -90,6 +90,7 @@ func (b *backend) serveScopedToken(ctx context.Context, req *logical.Request, d 
 		chain:    chain,
 		internal: map[string]any{"client_token": chain, "club_id": scope.club, "contact": scope.contact},
 		extra:    extra,
+		kind:     scope.readKind(),
 		source: func(ch *chainEntry) (string, tokenSource) {
 			src := &scopedSource{mintDeps: b.mintDeps(req.Storage), chain: chain, scope: scope, timeout: ch.config.RequestTimeout}
 			return src.key(), src

@@ -49,6 +49,7 @@ func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *fr
 	return b.serveToken(ctx, req, d, tokenRead{
 		chain:    chain,
 		internal: map[string]any{"client_token": chain},
+		kind:     readKindToken,
 		source: func(ch *chainEntry) (string, tokenSource) {
 			src := &clientCredentialsSource{mintDeps: b.mintDeps(req.Storage), chain: chain, timeout: ch.config.RequestTimeout}
 			return src.key(), src

@@ -74,13 +74,16 @@ func (b *backend) refreshReadAhead(ctx context.Context) {
 
 // keepCredentialsAlive refreshes the active credentials whose refresh token
 // is past half its lifetime, so a member who opens the app once a month keeps
-// the grant. Oldest first, at most keepAliveBatch per tick.
+// the grant. Oldest first, at most keepAliveBatch per tick. The scan's count
+// of credentials by state is the credentials gauge.
 func (b *backend) keepCredentialsAlive(ctx context.Context, s logical.Storage) {
-	due, err := b.keepAliveScan.due(ctx, s, b.now())
+	scan, err := b.keepAliveScan.scan(ctx, s, b.now())
 	if err != nil {
 		b.Logger().Error("keep-alive: finding the credentials due", "error", err)
 		return
 	}
+	b.metrics.countCredentials(scan.byState)
+	due := scan.due
 	sort.Slice(due, func(i, j int) bool { return due[i].lapseAt.Before(due[j].lapseAt) })
 	if len(due) > keepAliveBatch {
 		b.Logger().Info("keep-alive: more credentials due than one tick refreshes; the rest wait for the next", "due", len(due))
@@ -120,10 +123,17 @@ type dueCredential struct {
 	timeout     time.Duration // its chain's request_timeout
 }
 
+// credentialScan is what a scan found: the credentials due, and how many
+// credentials there are in each state.
+type credentialScan struct {
+	due     []dueCredential
+	byState map[credState]int
+}
+
 // credentialScanner finds the credentials due for a keep-alive refresh: the
 // seam where a due-time index can replace the full scan.
 type credentialScanner interface {
-	due(ctx context.Context, s logical.Storage, now time.Time) ([]dueCredential, error)
+	scan(ctx context.Context, s logical.Storage, now time.Time) (credentialScan, error)
 }
 
 // fullScan reads every active credential of every chain, each tick.
@@ -131,12 +141,12 @@ type fullScan struct {
 	chains chainLookup
 }
 
-func (f *fullScan) due(ctx context.Context, s logical.Storage, now time.Time) ([]dueCredential, error) {
+func (f *fullScan) scan(ctx context.Context, s logical.Storage, now time.Time) (credentialScan, error) {
+	found := credentialScan{byState: make(map[credState]int)}
 	chains, err := s.List(ctx, configStoragePrefix)
 	if err != nil {
-		return nil, err
+		return found, err
 	}
-	var due []dueCredential
 	for _, name := range chains {
 		ch, err := f.chains.get(ctx, s, name)
 		if err != nil {
@@ -144,18 +154,19 @@ func (f *fullScan) due(ctx context.Context, s logical.Storage, now time.Time) ([
 		}
 		names, err := s.List(ctx, credsStoragePrefix+name+"/")
 		if err != nil {
-			return nil, err
+			return found, err
 		}
 		ttl := ch.config.refreshTokenTTL()
 		for _, member := range names {
 			c, err := getCredential(ctx, s, credKey(name, member))
-			if err != nil || c == nil || c.State != credActive {
+			if err != nil || c == nil {
 				continue
 			}
-			if now.Sub(c.RefreshTokenIssuedAt) >= ttl/2 {
-				due = append(due, dueCredential{chain: name, name: member, lapseAt: c.RefreshTokenIssuedAt.Add(ttl), timeout: ch.config.RequestTimeout})
+			found.byState[c.State]++
+			if c.State == credActive && now.Sub(c.RefreshTokenIssuedAt) >= ttl/2 {
+				found.due = append(found.due, dueCredential{chain: name, name: member, lapseAt: c.RefreshTokenIssuedAt.Add(ttl), timeout: ch.config.RequestTimeout})
 			}
 		}
 	}
-	return due, nil
+	return found, nil
 }

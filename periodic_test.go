@@ -129,8 +129,8 @@ func TestExpiredAuthStatesAreForgotten(t *testing.T) {
 // fixedScan is a credentialScanner that reports what it is given.
 type fixedScan struct{ dueCreds []dueCredential }
 
-func (f *fixedScan) due(context.Context, logical.Storage, time.Time) ([]dueCredential, error) {
-	return f.dueCreds, nil
+func (f *fixedScan) scan(context.Context, logical.Storage, time.Time) (credentialScan, error) {
+	return credentialScan{due: f.dueCreds}, nil
 }
 
 func TestKeepAliveRefreshesWhatTheScannerFinds(t *testing.T) {

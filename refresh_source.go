@@ -58,6 +58,7 @@ func (s *refreshSource) mint(ctx context.Context) (*cachedToken, error) {
 		return nil, err
 	}
 	t, err := ch.client.Refresh(ctx, c.RefreshToken)
+	s.noteHealth(key, err)
 	now := s.now()
 	if err != nil {
 		return nil, s.refreshFailed(ctx, c, t, err, now)

@@ -59,6 +59,8 @@ func TestEveryResponseMatchesItsSchema(t *testing.T) {
 	check(logical.DeleteOperation, credPath, nil)
 	check(logical.DeleteOperation, "config/"+testChain, nil)
 	check(logical.CreateOperation, "config/"+testChain, map[string]any{"api_base_url": env.fake.URL(), "client_id": testClientID, "client_secret": testSecret})
+	metrics := check(logical.ReadOperation, "metrics", nil)
+	require.Contains(t, metrics.Data, metricUpstreamDuration, "the histogram's shape is checked too")
 
 	// Every operation of every path was checked: a new one must join the list.
 	for _, p := range env.b.Paths {

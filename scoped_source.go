@@ -26,6 +26,13 @@ func (sc tokenScope) storageKey(chain string) string {
 	return contactTokenStoragePrefix + chain + "/" + sc.contact
 }
 
+func (sc tokenScope) readKind() string {
+	if sc.club != "" {
+		return readKindClub
+	}
+	return readKindContact
+}
+
 func (sc tokenScope) grant() string {
 	if sc.club != "" {
 		return upstream.GrantClub
@@ -78,6 +85,10 @@ func (s *scopedSource) mint(ctx context.Context) (*cachedToken, error) {
 	}
 	start := time.Now()
 	t, err := s.send(ctx, ch)
+	if !upstream.IsRejected(err, "invalid_grant") {
+		// An unknown club or email is the reader's mistake, not the chain's health.
+		s.noteHealth(chainHealthSubject(s.chain), err)
+	}
 	if err != nil {
 		s.log.Warn("scoped grant failed", "chain", s.chain, "club", s.scope.club, "contact", s.scope.contact, "error", err, "duration", time.Since(start))
 		return nil, s.failed(err)

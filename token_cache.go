@@ -69,9 +69,10 @@ func (c *tokenCache) entryLocked(key string) *cacheEntry {
 	return e
 }
 
-// get returns a token of key with at least minLeft left. warning is set when
-// Resamania failed and a still-valid cached token is served instead.
-func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLeft time.Duration) (tok *cachedToken, warning string, err error) {
+// get returns a token of key with at least minLeft left. minted is set when
+// it was minted by the flight this read started or joined. warning is set
+// when Resamania failed and a still-valid cached token is served instead.
+func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLeft time.Duration) (tok *cachedToken, minted bool, warning string, err error) {
 	// A second round is needed only when the first joined a flight that
 	// loaded a stored token too short for this reader.
 	for round := 0; round < 2; round++ {
@@ -81,18 +82,18 @@ func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLe
 		e.lastRead, e.src = now, src
 		if t := e.token; t != nil && isFresh(t, now, minLeft) {
 			c.mu.Unlock()
-			return t, "", nil
+			return t, false, "", nil
 		}
 		if t := e.token; t != nil && e.failure != nil && allowsFallback(e.failure) && now.Sub(e.failedAt) < failureCooldown && isUsable(t, now, minLeft) {
 			failure := e.failure
 			c.mu.Unlock()
-			return t, staleWarning(failure, t), nil
+			return t, false, staleWarning(failure, t), nil
 		}
 		f := e.flight
 		if f == nil {
 			if c.closed {
 				c.mu.Unlock()
-				return nil, "", errUnloading
+				return nil, false, "", errUnloading
 			}
 			f = &flight{done: make(chan struct{})}
 			e.flight = f
@@ -104,7 +105,7 @@ func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLe
 		select {
 		case <-f.done:
 		case <-ctx.Done():
-			return nil, "", fmt.Errorf("waiting for a token: %w", ctx.Err())
+			return nil, false, "", fmt.Errorf("waiting for a token: %w", ctx.Err())
 		}
 
 		now = c.now()
@@ -113,18 +114,18 @@ func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLe
 			t := e.token
 			c.mu.Unlock()
 			if t != nil && allowsFallback(f.err) && isUsable(t, now, minLeft) {
-				return t, staleWarning(f.err, t), nil
+				return t, false, staleWarning(f.err, t), nil
 			}
-			return nil, "", f.err
+			return nil, false, "", f.err
 		}
 		if isUsable(f.token, now, minLeft) && (f.minted || isFresh(f.token, now, minLeft)) {
-			return f.token, "", nil
+			return f.token, f.minted, "", nil
 		}
 		if f.minted {
-			return nil, "", &errTooShort{lifetime: lifetimeOf(f.token), minLeft: minLeft}
+			return nil, false, "", &errTooShort{lifetime: lifetimeOf(f.token), minLeft: minLeft}
 		}
 	}
-	return nil, "", fmt.Errorf("no token with %s left could be obtained", minLeft)
+	return nil, false, "", fmt.Errorf("no token with %s left could be obtained", minLeft)
 }
 
 // fly loads and, if need be, mints under the key's lock, detached from the
@@ -294,6 +295,19 @@ func (c *tokenCache) drain(limit time.Duration) bool {
 	case <-timer.C:
 		return false
 	}
+}
+
+// cachedCount is how many keys hold a token in memory.
+func (c *tokenCache) cachedCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, e := range c.entries {
+		if e.token != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // reset drops everything (the mount is being unloaded).

@@ -173,7 +173,7 @@ type getResult struct {
 func goGet(c *tokenCache, ctx context.Context, key string, src tokenSource, minLeft time.Duration) <-chan getResult {
 	out := make(chan getResult, 1)
 	go func() {
-		tok, warning, err := c.get(ctx, key, src, minLeft)
+		tok, _, warning, err := c.get(ctx, key, src, minLeft)
 		out <- getResult{tok, warning, err}
 	}()
 	return out
@@ -195,7 +195,7 @@ func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
 
 func mustGet(t *testing.T, c *tokenCache, key string, src tokenSource, minLeft time.Duration) *cachedToken {
 	t.Helper()
-	tok, warning, err := c.get(context.Background(), key, src, minLeft)
+	tok, _, warning, err := c.get(context.Background(), key, src, minLeft)
 	require.NoError(t, err)
 	require.Empty(t, warning)
 	require.NotNil(t, tok)
@@ -401,14 +401,14 @@ func TestTokenCacheFallback(t *testing.T) {
 			// 15s of 60s left: past the refresh point (20s), still usable (over 7s).
 			clock.Advance(45 * time.Second)
 			src.fail(tc.err)
-			tok, warning, err := c.get(context.Background(), "k", src, 0)
+			tok, _, warning, err := c.get(context.Background(), "k", src, 0)
 			requireCounts(t, src, 1, 2)
 			if !tc.fallback {
 				require.ErrorIs(t, err, tc.err)
 				require.Nil(t, tok)
 				require.Empty(t, warning)
 				// No cooldown either: the next reader asks again and learns of it.
-				_, _, err = c.get(context.Background(), "k", src, 0)
+				_, _, _, err = c.get(context.Background(), "k", src, 0)
 				require.ErrorIs(t, err, tc.err)
 				requireCounts(t, src, 1, 3)
 				return
@@ -419,7 +419,7 @@ func TestTokenCacheFallback(t *testing.T) {
 
 			// Within the cooldown, readers get the old token at once.
 			clock.Advance(failureCooldown - time.Millisecond)
-			tok, warning, err = c.get(context.Background(), "k", src, 0)
+			tok, _, warning, err = c.get(context.Background(), "k", src, 0)
 			require.NoError(t, err)
 			require.Same(t, old, tok)
 			require.NotEmpty(t, warning)
@@ -427,7 +427,7 @@ func TestTokenCacheFallback(t *testing.T) {
 
 			// Once it is over, the next reader tries again.
 			clock.Advance(time.Millisecond)
-			tok, warning, err = c.get(context.Background(), "k", src, 0)
+			tok, _, warning, err = c.get(context.Background(), "k", src, 0)
 			require.NoError(t, err)
 			require.Same(t, old, tok)
 			require.NotEmpty(t, warning)
@@ -450,7 +450,7 @@ func TestTokenCacheFallback(t *testing.T) {
 		src.fail(transient)
 		c := newTokenCache(clock.Now)
 
-		tok, warning, err := c.get(context.Background(), "k", src, 0)
+		tok, _, warning, err := c.get(context.Background(), "k", src, 0)
 		require.NoError(t, err)
 		require.Same(t, stored, tok)
 		require.NotEmpty(t, warning)
@@ -463,7 +463,7 @@ func TestTokenCacheFallback(t *testing.T) {
 
 		clock.Advance(53 * time.Second) // 7s left: not over margin + 1s
 		src.fail(transient)
-		tok, _, err := c.get(context.Background(), "k", src, 0)
+		tok, _, _, err := c.get(context.Background(), "k", src, 0)
 		require.ErrorIs(t, err, transient)
 		require.Nil(t, tok)
 	})
@@ -489,7 +489,7 @@ func TestTokenCacheBlockedKeyServesNoToken(t *testing.T) {
 			requireCounts(t, src, 1, 2)
 
 			// old has nearly an hour left, so is fresh: only the block may stop it.
-			tok, warning, err := c.get(context.Background(), "k", src, 0)
+			tok, _, warning, err := c.get(context.Background(), "k", src, 0)
 			if !tc.blocked {
 				require.NoError(t, err)
 				require.Empty(t, warning)
@@ -517,7 +517,7 @@ func TestTokenCacheMinimumSeconds(t *testing.T) {
 	requireCounts(t, src, 1, 2)
 
 	// A new token lives 60s: no mint can give 90s.
-	tok, _, err := c.get(context.Background(), "k", src, 90*time.Second)
+	tok, _, _, err := c.get(context.Background(), "k", src, 90*time.Second)
 	require.Nil(t, tok)
 	var tooShort *errTooShort
 	require.ErrorAs(t, err, &tooShort)
@@ -685,7 +685,7 @@ func TestTokenCacheDrainWaitsForTheFlightUnderWay(t *testing.T) {
 	require.True(t, waitFor(t, drained, "drain"), "every flight ended")
 	require.Zero(t, src.mintsInProgress())
 
-	_, _, err := c.get(context.Background(), "other", src, 0)
+	_, _, _, err := c.get(context.Background(), "other", src, 0)
 	require.ErrorIs(t, err, errUnloading, "no flight starts once drained")
 	require.ErrorIs(t, c.refresh(context.Background(), "other", src), errUnloading)
 	requireCounts(t, src, 1, 1)

@@ -53,6 +53,8 @@ type tokenRead struct {
 	extra    map[string]any // more data for the reader, such as club_id
 	// source names the key and its source, given the chain.
 	source func(*chainEntry) (key string, src tokenSource)
+	// kind is the read's kind in the metrics: readKindToken, readKindClub...
+	kind string
 }
 
 // serveToken is the whole of a token read once its path is parsed: the
@@ -65,13 +67,15 @@ func (b *backend) serveToken(ctx context.Context, req *logical.Request, d *frame
 	}
 	ch, err := b.configuredChain(ctx, req, r.chain)
 	if err != nil {
+		b.metrics.tokenRead(r.kind, false, "", err)
 		return errorResponse(err)
 	}
 	key, src := r.source(ch)
-	tok, warning, err := b.tokens.get(ctx, key, src, minLeft)
+	tok, minted, warning, err := b.tokens.get(ctx, key, src, minLeft)
 	if err == nil && ch.config.leaseMode() == leaseRenewable {
-		tok, warning, err = b.renewableToken(ctx, key, src, tok, warning)
+		tok, minted, warning, err = b.renewableToken(ctx, key, src, tok, minted, warning)
 	}
+	b.metrics.tokenRead(r.kind, minted, warning, err)
 	if err != nil {
 		return errorResponse(err)
 	}
@@ -81,19 +85,19 @@ func (b *backend) serveToken(ctx context.Context, req *logical.Request, d *frame
 // renewableToken makes sure a renewable read hands out a token with at least
 // renewableMinLeft of it left: see token_lifetime.go. When a newer token
 // cannot be had, the one in hand still serves, with a warning.
-func (b *backend) renewableToken(ctx context.Context, key string, src tokenSource, tok *cachedToken, warning string) (*cachedToken, string, error) {
+func (b *backend) renewableToken(ctx context.Context, key string, src tokenSource, tok *cachedToken, minted bool, warning string) (*cachedToken, bool, string, error) {
 	need := renewableMinLeft(tok)
 	if tok.ExpiresAt.Sub(b.now()) >= need {
-		return tok, warning, nil
+		return tok, minted, warning, nil
 	}
-	newer, newerWarning, err := b.tokens.get(ctx, key, src, need)
+	newer, newerMinted, newerWarning, err := b.tokens.get(ctx, key, src, need)
 	switch {
 	case err == nil:
-		return newer, newerWarning, nil
+		return newer, minted || newerMinted, newerWarning, nil
 	case allowsFallback(err):
-		return tok, staleWarning(err, tok), nil
+		return tok, minted, staleWarning(err, tok), nil
 	}
-	return nil, "", err
+	return nil, false, "", err
 }
 
 // tokenResponse shapes a token read by the chain's lease mode: a lease that

@@ -23,6 +23,7 @@ type tokenSource interface {
 type mintDeps struct {
 	storage logical.Storage
 	chains  chainLookup
+	health  *healthBook
 	now     func() time.Time
 	log     hclog.Logger
 }
@@ -33,6 +34,11 @@ func (d mintDeps) keepMinted(ctx context.Context, key, chain string, tok *cached
 	if err := putJSON(ctx, d.storage, key, "the minted token", tok); err != nil {
 		d.log.Warn("could not persist the minted token; it is kept in memory", "chain", chain, "error", err)
 	}
+}
+
+// noteHealth records a grant's outcome in subject's health.
+func (d mintDeps) noteHealth(subject string, err error) {
+	d.health.record(subject, err, d.now())
 }
 
 // mintBudget bounds one grant, retries included: three request timeouts.

@@ -34,6 +34,8 @@ type Config struct {
 	// Holds, shared by the clients of a mount, keeps every request that uses
 	// a gateway key back while a 429 has closed one of the key's windows.
 	Holds *GatewayHolds
+	// Observe, when set, is told of every request sent: metrics and logs.
+	Observe Observer
 }
 
 // Client sends token requests for one chain. It is safe for concurrent use.
@@ -99,7 +101,7 @@ func (c *Client) ClientCredentials(ctx context.Context) (*Token, error) {
 		Scopes:       strings.Fields(c.cfg.Scope),
 		AuthStyle:    oauth2.AuthStyleInParams,
 	}
-	return c.do(ctx, true, func(ctx context.Context) (*oauth2.Token, error) {
+	return c.do(ctx, LabelClientCredentials, true, func(ctx context.Context) (*oauth2.Token, error) {
 		return conf.Token(ctx)
 	})
 }
@@ -117,16 +119,16 @@ const (
 // failures are retried. Any refresh token in the answer is dropped: the
 // caller mints again with the grant.
 func (c *Client) ClubCredentials(ctx context.Context, clubIRI string) (*Token, error) {
-	return c.extensionGrant(ctx, GrantClub, url.Values{"clubId": {clubIRI}})
+	return c.extensionGrant(ctx, GrantClub, LabelClubCredentials, url.Values{"clubId": {clubIRI}})
 }
 
 // ContactCredentials mints a token scoped to one member, named by email. The
 // email is personal data: it is scrubbed from anything the server says back.
 func (c *Client) ContactCredentials(ctx context.Context, email string) (*Token, error) {
-	return c.extensionGrant(ctx, GrantContact, url.Values{"email": {email}}, email)
+	return c.extensionGrant(ctx, GrantContact, LabelContactCredentials, url.Values{"email": {email}}, email)
 }
 
-func (c *Client) extensionGrant(ctx context.Context, grantType string, params url.Values, private ...string) (*Token, error) {
+func (c *Client) extensionGrant(ctx context.Context, grantType, label string, params url.Values, private ...string) (*Token, error) {
 	params.Set("grant_type", grantType)
 	conf := clientcredentials.Config{
 		ClientID:       c.cfg.ClientID,
@@ -136,7 +138,7 @@ func (c *Client) extensionGrant(ctx context.Context, grantType string, params ur
 		EndpointParams: params,
 		AuthStyle:      oauth2.AuthStyleInParams,
 	}
-	tok, err := c.do(ctx, true, func(ctx context.Context) (*oauth2.Token, error) {
+	tok, err := c.do(ctx, label, true, func(ctx context.Context) (*oauth2.Token, error) {
 		return conf.Token(ctx)
 	}, private...)
 	if err != nil {
@@ -151,7 +153,7 @@ func (c *Client) extensionGrant(ctx context.Context, grantType string, params ur
 // return a Token beside an error: see Refresh.
 func (c *Client) ExchangeCode(ctx context.Context, code, redirectURI string) (*Token, error) {
 	conf := oauth2.Config{ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret, Endpoint: c.endpoint(), RedirectURL: redirectURI}
-	return c.do(ctx, false, func(ctx context.Context) (*oauth2.Token, error) {
+	return c.do(ctx, LabelAuthorizationCode, false, func(ctx context.Context) (*oauth2.Token, error) {
 		return conf.Exchange(ctx, code)
 	}, code)
 }
@@ -165,20 +167,20 @@ func (c *Client) ExchangeCode(ctx context.Context, code, redirectURI string) (*T
 // has rotated, and it is the only copy.
 func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Token, error) {
 	conf := oauth2.Config{ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret, Endpoint: c.endpoint()}
-	return c.do(ctx, false, func(ctx context.Context) (*oauth2.Token, error) {
+	return c.do(ctx, LabelRefreshToken, false, func(ctx context.Context) (*oauth2.Token, error) {
 		return conf.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
 	}, refreshToken)
 }
 
-// do runs fetch with bounded retries. retrySent says whether a request that may
+// do runs fetch, a request of the grant labelled grant, with bounded retries. retrySent says whether a request that may
 // have reached the server can be repeated; secrets are scrubbed from any text
 // the server sent back. A failed answer's rotated refresh token comes back as
 // a Token beside the error.
-func (c *Client) do(ctx context.Context, retrySent bool, fetch func(context.Context) (*oauth2.Token, error), secrets ...string) (*Token, error) {
+func (c *Client) do(ctx context.Context, grant string, retrySent bool, fetch func(context.Context) (*oauth2.Token, error), secrets ...string) (*Token, error) {
 	scrub := newScrubber(append(secrets, c.cfg.ClientSecret, c.cfg.APIKey)...)
 	var prev *Error
 	for n := 1; ; n++ {
-		tok, err := c.attemptUnlessHeld(ctx, fetch, scrub)
+		tok, err := c.attemptUnlessHeld(ctx, grant, fetch, scrub)
 		if err == nil {
 			return tok, nil
 		}
@@ -213,14 +215,17 @@ func (c *Client) do(ctx context.Context, retrySent bool, fetch func(context.Cont
 }
 
 // attemptUnlessHeld sends one request, unless a window of the gateway key is
-// closed: then it fails at once, unsent, saying until when. A 429 that names
-// its window closes it for every client sharing the key.
-func (c *Client) attemptUnlessHeld(ctx context.Context, fetch func(context.Context) (*oauth2.Token, error), scrub scrubber) (*Token, *Error) {
+// closed: then it fails at once, unsent, saying until when, and is not
+// observed. A 429 that names its window closes it for every client sharing
+// the key.
+func (c *Client) attemptUnlessHeld(ctx context.Context, grant string, fetch func(context.Context) (*oauth2.Token, error), scrub scrubber) (*Token, *Error) {
 	now := c.cfg.Now()
 	if w, closed := c.cfg.Holds.closed(c.key, now); closed {
 		return nil, &Error{Kind: KindTransient, Status: http.StatusTooManyRequests, Window: &w, RetryAfter: w.Until.Sub(now)}
 	}
+	start := time.Now() // the wall clock, not cfg.Now: a duration, not a token time
 	tok, err := c.attemptOnce(ctx, fetch, scrub)
+	took := time.Since(start)
 	if err != nil && err.Status == http.StatusTooManyRequests {
 		if w, ok := closedWindow(err.header, now); ok {
 			err.Window = &w
@@ -228,6 +233,7 @@ func (c *Client) attemptUnlessHeld(ctx context.Context, fetch func(context.Conte
 			c.cfg.Holds.closeAndTell(c.key, w)
 		}
 	}
+	c.observe(grant, err, took)
 	return tok, err
 }
 
