@@ -1,6 +1,8 @@
 package resamania
 
 import (
+	"runtime"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
@@ -16,6 +18,7 @@ const (
 	metricRefreshTokensRotated = "resamania_refresh_tokens_rotated_total"
 	metricCredentials          = "resamania_credentials"
 	metricTokensCached         = "resamania_tokens_cached"
+	metricGoroutines           = "resamania_plugin_goroutines"
 )
 
 // metricHelp is each metric's HELP text, also the metrics path's field descriptions.
@@ -26,6 +29,7 @@ var metricHelp = map[string]string{
 	metricRefreshTokensRotated: "Member refresh tokens Resamania replaced on a refresh, as seen by this plugin process.",
 	metricCredentials:          "Member credentials by stored state (active, sign_in_required, uncertain), as counted by the last keep-alive scan on the node that owns storage.",
 	metricTokensCached:         "Tokens this plugin process holds in memory.",
+	metricGoroutines:           "Goroutines in this plugin process (every mount it serves): growth under steady load is a leak.",
 }
 
 // The kinds of token read, the kind label of metricTokenReads.
@@ -80,7 +84,9 @@ func newMetrics(tokensCached func() float64) *metrics {
 		}, []string{"state"}),
 	}
 	m.registry.MustRegister(m.upstreamRequests, m.upstreamDuration, m.tokenReads, m.refreshTokensRotated, m.credentials,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricTokensCached, Help: metricHelp[metricTokensCached]}, tokensCached))
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricTokensCached, Help: metricHelp[metricTokensCached]}, tokensCached),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricGoroutines, Help: metricHelp[metricGoroutines]},
+			func() float64 { return float64(runtime.NumGoroutine()) }))
 	return m
 }
 

@@ -70,6 +70,7 @@ func TestMetricsCountRequestsAndReads(t *testing.T) {
 	require.Equal(t, 1.0, env.tokenReads(t, readKindToken, readMinted))
 	require.Equal(t, 1.0, env.tokenReads(t, readKindToken, readCache))
 	require.Equal(t, 1.0, env.metricValue(t, metricTokensCached, nil))
+	require.Positive(t, env.metricValue(t, metricGoroutines, nil))
 
 	// Past the refresh point, with Resamania down: the cached token, stale.
 	env.clock.Advance(45 * time.Minute)

@@ -145,6 +145,7 @@ func (r soakReport) check(length time.Duration) []string {
 	fail(len(r.reloadErrors) != 0, "%d plugin reloads failed: %v", len(r.reloadErrors), r.reloadErrors)
 	fail(r.reloads < int(length/(soakReloadEvery*time.Second)), "only %d plugin reloads in %s", r.reloads, length)
 	fail(r.end.goroutines > r.start.goroutines+soakGoroutineGrowth, "the test process's goroutines grew from %d to %d", r.start.goroutines, r.end.goroutines)
+	fail(r.end.pluginGoroutines > r.start.pluginGoroutines+soakGoroutineGrowth, "the plugin's goroutines grew from %d to %d", r.start.pluginGoroutines, r.end.pluginGoroutines)
 	rssBound := int(float64(r.start.pluginRSSkB)*soakRSSGrowthFactor) + soakRSSGrowthKB
 	fail(r.end.pluginRSSkB > rssBound, "the plugin's RSS grew from %d kB to %d kB (bound %d kB)", r.start.pluginRSSkB, r.end.pluginRSSkB, rssBound)
 	refused := 0
@@ -173,8 +174,8 @@ func (r soakReport) String() string {
 	fmt.Fprintf(&b, "plugin reloads: %d (%d failed); fault bursts: %d\n", r.reloads, len(r.reloadErrors), r.bursts)
 	fmt.Fprintf(&b, "live leases after the load's tokens expired: %d\n", r.after.liveLeases)
 	fmt.Fprintf(&b, "test-process goroutines: %d -> %d\n", r.start.goroutines, r.end.goroutines)
-	fmt.Fprintf(&b, "plugin process: RSS %d kB -> %d kB, threads %d -> %d (pid %d -> %d)\n",
-		r.start.pluginRSSkB, r.end.pluginRSSkB, r.start.pluginThreads, r.end.pluginThreads, r.start.pluginPID, r.end.pluginPID)
+	fmt.Fprintf(&b, "plugin process: RSS %d kB -> %d kB, goroutines %d -> %d, threads %d -> %d (pid %d -> %d)\n",
+		r.start.pluginRSSkB, r.end.pluginRSSkB, r.start.pluginGoroutines, r.end.pluginGoroutines, r.start.pluginThreads, r.end.pluginThreads, r.start.pluginPID, r.end.pluginPID)
 	for _, s := range append(r.readSamples, r.upstream.samples...) {
 		fmt.Fprintf(&b, "  sample: %s\n", s)
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -87,6 +88,8 @@ type soakSnapshot struct {
 	pluginPID     int // the plugin process running now (a reload starts a new one)
 	pluginRSSkB   int
 	pluginThreads int
+	// pluginGoroutines is the plugin's own count, from the mount's metrics.
+	pluginGoroutines int
 }
 
 func (sk *soak) snapshot(t *testing.T) soakSnapshot {
@@ -104,7 +107,20 @@ func (sk *soak) snapshot(t *testing.T) soakSnapshot {
 	require.NoError(t, err)
 	s.pluginRSSkB = procStatusField(string(status), "VmRSS")
 	s.pluginThreads = procStatusField(string(status), "Threads")
+	s.pluginGoroutines = sk.pluginGoroutines(t)
 	return s
+}
+
+// pluginGoroutines reads resamania_plugin_goroutines from the metrics path.
+func (sk *soak) pluginGoroutines(t *testing.T) int {
+	t.Helper()
+	m, err := sk.client.Logical().Read(mount + "/metrics")
+	require.NoError(t, err)
+	series, _ := m.Data["resamania_plugin_goroutines"].([]any)
+	require.Len(t, series, 1, "the metrics read has resamania_plugin_goroutines: %v", m.Data)
+	n, err := series[0].(map[string]any)["value"].(json.Number).Int64()
+	require.NoError(t, err)
+	return int(n)
 }
 
 // procStatusField reads a number from /proc/<pid>/status ("VmRSS:  1234 kB").
