@@ -38,6 +38,11 @@ type chainCache struct {
 	// gateway key's window holds back every chain that uses the key.
 	holds *upstream.GatewayHolds
 
+	// inFlight is shared by every client of the mount: at most
+	// maxUpstreamInFlight requests to Resamania at once, reads and background
+	// work alike.
+	inFlight *upstream.InFlightLimit
+
 	// observer gives each chain's client what it tells of every request it
 	// sends (metrics, logs); set once.
 	observer func(chain string) upstream.Observer
@@ -51,8 +56,16 @@ type chainCache struct {
 }
 
 func newChainCache(now func() time.Time, observer func(chain string) upstream.Observer) *chainCache {
-	return &chainCache{now: now, holds: upstream.NewGatewayHolds(), observer: observer, locks: locksutil.CreateLocks(), chains: make(map[string]*chainEntry)}
+	return &chainCache{now: now, holds: upstream.NewGatewayHolds(), inFlight: upstream.NewInFlightLimit(maxUpstreamInFlight),
+		observer: observer, locks: locksutil.CreateLocks(), chains: make(map[string]*chainEntry)}
 }
+
+// maxUpstreamInFlight bounds a mount's requests to Resamania at once. A read
+// beyond it waits for a slot within its budget; background work takes at most
+// keepAliveParallel of them. 32 keeps a cold start of thousands of chains
+// from opening thousands of connections to the gateway, and is far above
+// what steady reads need (one request per chain per token life).
+const maxUpstreamInFlight = 32
 
 func (c *chainCache) cached(name string) *chainEntry {
 	c.mu.RLock()
@@ -80,6 +93,7 @@ func (c *chainCache) get(ctx context.Context, s logical.Storage, name string) (*
 	}
 	ucfg := cfg.upstreamConfig(name, c.now, c.holds)
 	ucfg.Observe = c.observer(name)
+	ucfg.InFlight = c.inFlight
 	client, err := upstream.New(ucfg)
 	if err != nil {
 		return nil, fmt.Errorf("building the client of chain %q: %w", name, err)

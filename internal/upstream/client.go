@@ -36,6 +36,9 @@ type Config struct {
 	Holds *GatewayHolds
 	// Observe, when set, is told of every request sent: metrics and logs.
 	Observe Observer
+	// InFlight, shared by the clients of a mount, bounds the requests they
+	// have in flight at once. Nil bounds nothing.
+	InFlight *InFlightLimit
 }
 
 // Client sends token requests for one chain. It is safe for concurrent use.
@@ -219,6 +222,10 @@ func (c *Client) do(ctx context.Context, grant string, retrySent bool, fetch fun
 // observed. A 429 that names its window closes it for every client sharing
 // the key.
 func (c *Client) attemptUnlessHeld(ctx context.Context, grant string, fetch func(context.Context) (*oauth2.Token, error), scrub scrubber) (*Token, *Error) {
+	if err := c.cfg.InFlight.acquire(ctx); err != nil {
+		return nil, &Error{Kind: KindTransient, Detail: "not sent: the mount's requests in flight stayed at their limit until the read's time ran out"}
+	}
+	defer c.cfg.InFlight.release()
 	now := c.cfg.Now()
 	if w, closed := c.cfg.Holds.closed(c.key, now); closed {
 		return nil, &Error{Kind: KindTransient, Status: http.StatusTooManyRequests, Window: &w, RetryAfter: w.Until.Sub(now)}

@@ -1,0 +1,63 @@
+package upstream
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestInFlightLimitBoundsEveryClientSharingIt: 20 chains read at once
+// through clients sharing a limit of 3 never have more than 3 requests at the
+// server; all get their token.
+func TestInFlightLimitBoundsEveryClientSharingIt(t *testing.T) {
+	var now, peak atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := now.Add(1)
+		defer now.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(20 * time.Millisecond)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"access_token":"tok","token_type":"bearer","expires_in":3600,"scope":null}`)
+	}))
+	t.Cleanup(srv.Close)
+	limit := NewInFlightLimit(3)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		c, err := New(Config{TokenURL: fmt.Sprintf("%s/c%d/oauth/v2/token", srv.URL, i), ClientID: "1_a", ClientSecret: "s", AttemptTimeout: 5 * time.Second, InFlight: limit})
+		require.NoError(t, err)
+		t.Cleanup(c.CloseIdleConnections)
+		wg.Go(func() {
+			_, err := c.ClientCredentials(t.Context())
+			require.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	require.Equal(t, int32(3), peak.Load(), "the server saw at most, and here exactly, 3 at once")
+	require.Equal(t, int64(3), limit.Peak())
+}
+
+// TestInFlightLimitFullUntilTheReadEnds: a request that finds every slot busy
+// until its context ends fails unsent, saying why.
+func TestInFlightLimitFullUntilTheReadEnds(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { requests.Add(1) }))
+	t.Cleanup(srv.Close)
+	limit := NewInFlightLimit(1)
+	require.NoError(t, limit.acquire(t.Context())) // another chain's request, under way
+	c, err := New(Config{TokenURL: srv.URL + "/c1/oauth/v2/token", ClientID: "1_a", ClientSecret: "s", AttemptTimeout: time.Second, MaxAttempts: 1, InFlight: limit})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	_, err = c.Refresh(ctx, "rt-1")
+	require.ErrorContains(t, err, "requests in flight stayed at their limit")
+	require.False(t, MaySpendGrant(err), "nothing was sent, so the refresh token is untouched")
+	require.Zero(t, requests.Load())
+}
