@@ -20,7 +20,7 @@ type tokenCache struct {
 	now func() time.Time // set once at construction
 
 	mu      sync.Mutex
-	entries map[string]*cacheEntry // guarded by mu; an entry is emptied, never removed
+	entries map[string]*cacheEntry // guarded by mu; forgotten entries are removed once idle
 	closed  bool                   // guarded by mu; set by drain: no flight starts after it
 
 	// flying counts the flights' goroutines, so that unloading the mount
@@ -38,6 +38,9 @@ type cacheEntry struct {
 	keyLock sync.Mutex
 
 	// All fields below are guarded by tokenCache.mu.
+	key      string
+	busy     int          // flights running and changeKey calls holding the entry: it may not be removed
+	removed  bool         // forgotten while busy: removed when the last user is done
 	token    *cachedToken // last known token; nil when none
 	loaded   bool         // storage has been read since the last change
 	gen      uint64       // bumped by every change: an older flight's result is not kept
@@ -63,10 +66,33 @@ func newTokenCache(now func() time.Time) *tokenCache {
 func (c *tokenCache) entryLocked(key string) *cacheEntry {
 	e := c.entries[key]
 	if e == nil {
-		e = &cacheEntry{}
+		e = &cacheEntry{key: key}
 		c.entries[key] = e
 	}
 	return e
+}
+
+// removeLocked drops what memory holds of e and removes the entry, at once
+// when idle, else when its last user is done: a deleted chain or credential
+// leaves nothing behind. An entry whose keyLock someone holds or awaits
+// (busy) must stay, or a new entry's lock would let a mint overlap a change.
+func (c *tokenCache) removeLocked(e *cacheEntry) {
+	e.drop()
+	if e.busy > 0 {
+		e.removed = true
+		return
+	}
+	if c.entries[e.key] == e {
+		delete(c.entries, e.key)
+	}
+}
+
+// releaseLocked ends one use of e, removing it if it was forgotten meanwhile.
+func (c *tokenCache) releaseLocked(e *cacheEntry) {
+	e.busy--
+	if e.busy == 0 && e.removed && c.entries[e.key] == e {
+		delete(c.entries, e.key)
+	}
 }
 
 // get returns a token of key with at least minLeft left. minted is set when
@@ -97,6 +123,7 @@ func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLe
 			}
 			f = &flight{done: make(chan struct{})}
 			e.flight = f
+			e.busy++
 			c.flying.Add(1)
 			go c.fly(ctx, e, f, src, minLeft, false)
 		}
@@ -164,6 +191,7 @@ func (c *tokenCache) fly(reqCtx context.Context, e *cacheEntry, f *flight, src t
 		f.token, f.minted = tok, minted
 	}
 	f.err = err
+	c.releaseLocked(e)
 	c.mu.Unlock()
 	close(f.done)
 }
@@ -201,6 +229,7 @@ func (c *tokenCache) refresh(ctx context.Context, key string, src tokenSource) e
 		}
 		f = &flight{done: make(chan struct{})}
 		e.flight = f
+		e.busy++
 		c.flying.Add(1)
 		go c.fly(ctx, e, f, src, 0, true)
 	}
@@ -238,21 +267,29 @@ func (c *tokenCache) readAhead(now time.Time) map[string]tokenSource {
 func (c *tokenCache) changeKey(key string, fn func() error) error {
 	c.mu.Lock()
 	e := c.entryLocked(key)
+	e.busy++
 	c.mu.Unlock()
 
 	e.keyLock.Lock()
-	defer e.keyLock.Unlock()
 	err := fn()
-	c.forget(key)
+	c.mu.Lock()
+	c.removeLocked(e)
+	c.mu.Unlock()
+	e.keyLock.Unlock()
+
+	c.mu.Lock()
+	c.releaseLocked(e)
+	c.mu.Unlock()
 	return err
 }
 
-// forget drops what memory holds of key, so the next read goes to storage.
+// forget drops what memory holds of key, so the next read goes to storage,
+// and removes its entry.
 func (c *tokenCache) forget(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.entries[key]; e != nil {
-		e.drop()
+		c.removeLocked(e)
 	}
 }
 
@@ -262,9 +299,16 @@ func (c *tokenCache) forgetPrefix(prefix string) {
 	defer c.mu.Unlock()
 	for key, e := range c.entries {
 		if strings.HasPrefix(key, prefix) {
-			e.drop()
+			c.removeLocked(e)
 		}
 	}
+}
+
+// size is how many keys the cache has an entry for.
+func (c *tokenCache) size() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
 }
 
 // drop forgets the entry's token, and the flight under way: its result came

@@ -703,3 +703,32 @@ func TestTokenCacheDrainGivesUpAtItsLimit(t *testing.T) {
 	waitFor(t, res, "the reader")
 	require.False(t, c.drain(20*time.Millisecond), "a mint still held")
 }
+
+// TestTokenCacheForgottenEntriesAreRemoved: what a deleted chain or
+// credential held leaves memory, at once when idle, else when the flight or
+// change using it ends; the memory of the cache does not grow with deletions.
+func TestTokenCacheForgottenEntriesAreRemoved(t *testing.T) {
+	_, src, c := cacheUnderTest(time.Hour)
+	mustGet(t, c, "config/a", src, 0)
+	mustGet(t, c, "club/a/1", src, 0)
+	mustGet(t, c, "club/a/2", src, 0)
+	mustGet(t, c, "club/b/1", src, 0)
+	require.Equal(t, 4, c.size())
+	c.forget("config/a")
+	c.forgetPrefix("club/a/")
+	require.Equal(t, 1, c.size(), "only club/b/1 is left")
+
+	require.NoError(t, c.changeKey("creds/a/x", func() error { return nil }))
+	require.Equal(t, 1, c.size(), "a change leaves no entry behind")
+
+	// Forgotten while its flight runs: the entry stays until the flight ends,
+	// so no second flight can overlap it on a new entry's lock.
+	release := src.holdMints()
+	res := goGet(c, context.Background(), "creds/a/y", src, 0)
+	waitFor(t, src.started, "the mint to start")
+	c.forget("creds/a/y")
+	require.Equal(t, 2, c.size())
+	release()
+	require.NoError(t, waitFor(t, res, "the reader").err)
+	require.Equal(t, 1, c.size(), "removed once its flight ended")
+}
