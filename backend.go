@@ -104,8 +104,9 @@ func newBackend(now func() time.Time) *backend {
 	}
 	b.metrics = newMetrics(func() float64 { return float64(b.tokens.cachedCount()) })
 	b.chains = newChainCache(now, b.upstreamObserver)
-	b.creds = newCredentialStore(b.metrics.refreshTokensRotated)
-	b.keepAliveScan = &fullScan{chains: b.chains}
+	index := newCredentialIndex(b.chains)
+	b.creds = newCredentialStore(b.metrics.refreshTokensRotated, index)
+	b.keepAliveScan = index
 	b.chains.holds.OnClose(b.storeGatewayHold)
 	b.Backend = &framework.Backend{
 		BackendType: logical.TypeLogical,
@@ -151,8 +152,11 @@ func (b *backend) invalidate(ctx context.Context, key string) {
 		if b.storage != nil {
 			b.restoreGatewayHold(ctx, b.storage, key)
 		}
+	case strings.HasPrefix(key, credsStoragePrefix):
+		b.tokens.forget(key)
+		b.creds.index.invalidate()
 	case strings.HasPrefix(key, tokenStoragePrefix), strings.HasPrefix(key, clubTokenStoragePrefix),
-		strings.HasPrefix(key, contactTokenStoragePrefix), strings.HasPrefix(key, credsStoragePrefix):
+		strings.HasPrefix(key, contactTokenStoragePrefix):
 		b.tokens.forget(key)
 	}
 }

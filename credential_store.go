@@ -21,12 +21,15 @@ type credentialStore struct {
 	// rotated counts refresh tokens Resamania replaced; set once.
 	rotated prometheus.Counter
 
+	// index is told of every write and delete, for the keep-alive; set once.
+	index *credentialIndex
+
 	mu   sync.Mutex
 	held map[string]*credential // guarded by mu, by storage key
 }
 
-func newCredentialStore(rotated prometheus.Counter) *credentialStore {
-	return &credentialStore{rotated: rotated, held: make(map[string]*credential)}
+func newCredentialStore(rotated prometheus.Counter, index *credentialIndex) *credentialStore {
+	return &credentialStore{rotated: rotated, index: index, held: make(map[string]*credential)}
 }
 
 // current returns key's newest credential: the one held in memory if storage
@@ -62,6 +65,7 @@ func (st *credentialStore) storeOrHold(ctx context.Context, s logical.Storage, k
 		return &storageFailedError{key: key, err: err}
 	}
 	delete(st.held, key)
+	st.index.note(key, c)
 	return nil
 }
 
@@ -99,5 +103,6 @@ func (st *credentialStore) delete(ctx context.Context, s logical.Storage, key st
 	if err := s.Delete(ctx, key); err != nil {
 		return fmt.Errorf("deleting credential %q: %w", key, err)
 	}
+	st.index.forget(key)
 	return nil
 }

@@ -130,43 +130,8 @@ type credentialScan struct {
 	byState map[credState]int
 }
 
-// credentialScanner finds the credentials due for a keep-alive refresh: the
-// seam where a due-time index can replace the full scan.
+// credentialScanner finds the credentials due for a keep-alive refresh:
+// credentialIndex, or a fake in tests.
 type credentialScanner interface {
 	scan(ctx context.Context, s logical.Storage, now time.Time) (credentialScan, error)
-}
-
-// fullScan reads every active credential of every chain, each tick.
-type fullScan struct {
-	chains chainLookup
-}
-
-func (f *fullScan) scan(ctx context.Context, s logical.Storage, now time.Time) (credentialScan, error) {
-	found := credentialScan{byState: make(map[credState]int)}
-	chains, err := s.List(ctx, configStoragePrefix)
-	if err != nil {
-		return found, err
-	}
-	for _, name := range chains {
-		ch, err := f.chains.get(ctx, s, name)
-		if err != nil {
-			continue // deleted since the list, or unreadable: its reads say why
-		}
-		names, err := s.List(ctx, credsStoragePrefix+name+"/")
-		if err != nil {
-			return found, err
-		}
-		ttl := ch.config.refreshTokenTTL()
-		for _, member := range names {
-			c, err := getCredential(ctx, s, credKey(name, member))
-			if err != nil || c == nil {
-				continue
-			}
-			found.byState[c.State]++
-			if c.State == credActive && now.Sub(c.RefreshTokenIssuedAt) >= ttl/2 {
-				found.due = append(found.due, dueCredential{chain: name, name: member, lapseAt: c.RefreshTokenIssuedAt.Add(ttl), timeout: ch.config.RequestTimeout})
-			}
-		}
-	}
-	return found, nil
 }
