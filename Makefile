@@ -22,8 +22,9 @@ vault:
 fake:
 	go build -o $(BIN)/fake-resamania ./cmd/fake-resamania
 
-## demo: a dev Vault, the plugin and the fake Resamania server on loopback, end to end
-demo: vault build fake
+## demo: a dev Vault, the plugin and the fake Resamania server on loopback, end to end.
+## Vault is VAULT_BIN, a recent enough `vault` on PATH, or one built here (scripts/find-vault.sh)
+demo: build fake
 	bash scripts/demo.sh
 
 ## test: formatting, vet, unit tests with -race, the benchmark's figures, and the end-to-end tests on a real Vault

@@ -176,8 +176,15 @@ func (b *backend) clean(context.Context) {
 const backendHelp = `
 The Resamania secrets engine brokers OAuth access tokens for the Resamania API.
 
-Write a club chain's OAuth client to config/<client_token>, then read
-token/<client_token> for an access token minted with the client_credentials
-grant. Tokens are cached and shared by all readers; each read's lease ends a
-safety margin before the token expires.
+Write a club chain's OAuth client to config/<client_token>, then read:
+
+  token/<client_token>                   a token of the chain (client_credentials)
+  token/<client_token>/clubs/<club_id>   a token scoped to one club
+  token/<client_token>/contacts/<name>   a token scoped to one member, named
+                                         first under contacts/<client_token>/
+  creds/<client_token>/<name>            a signed-in member's token: start at
+                                         auth-code-url/<client_token>
+
+Tokens are cached and shared by all readers; each read's lease ends a safety
+margin before the token expires. Run path-help on any path below for more.
 `

@@ -67,13 +67,18 @@ type stack struct {
 type stackOptions struct {
 	vault     vaultharness.Options
 	expiresIn int
+	// plugin is registered and mounted; nil builds one stamped pluginVer.
+	plugin *vaultharness.Plugin
 }
 
 func newStack(t *testing.T, opts stackOptions) *stack {
 	t.Helper()
 	vaultharness.Require(t)
 	fake := startFake(t, opts.expiresIn)
-	plugin := vaultharness.BuildPlugin(t, pluginVer)
+	plugin := opts.plugin
+	if plugin == nil {
+		plugin = vaultharness.BuildPlugin(t, pluginVer)
+	}
 	opts.vault.PluginDir = plugin.Dir
 	st := &stack{fake: fake, plugin: plugin}
 	// Registered before the server's own cleanup, so it runs after Vault has
@@ -99,11 +104,11 @@ func (st *stack) readToken(t *testing.T) tokenRead {
 	return st.readLeased(t, tokenPath)
 }
 
-// readLeased is `vault read -format=json <path>` of a token or a credential,
-// parsed.
-func (st *stack) readLeased(t *testing.T, path string) tokenRead {
+// readLeased is `vault read -format=json <path> [key=value...]` of a token
+// or a credential, parsed.
+func (st *stack) readLeased(t *testing.T, path string, data ...string) tokenRead {
 	t.Helper()
-	out := st.vault.MustCLI(t, "read", "-format=json", path)
+	out := st.vault.MustCLI(t, append([]string{"read", "-format=json", path}, data...)...)
 	var r tokenRead
 	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
 	return r

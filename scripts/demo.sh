@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole job end to end on loopback: a dev Vault, the plugin registered by
 # its sha256, the fake Resamania server, a demo chain, and a token read.
-# `make demo` builds the binaries first. DEMO_KEEP=1 leaves both servers
-# running and prints how to use and stop them.
+# `make demo` builds the plugin and the fake server first; Vault is the one
+# scripts/find-vault.sh picks (VAULT_BIN, a recent enough `vault` on PATH, or
+# one built from its Go module). DEMO_KEEP=1 leaves both servers running and
+# prints how to use and stop them.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/.bin"
@@ -11,6 +13,7 @@ version="${VERSION:-v0.1.0}"
 plugin=vault-plugin-secrets-resamania
 mkdir -p "$state"
 rm -f "$state"/*.log
+vault="$(bash "$root/scripts/find-vault.sh")"
 
 # first free loopback port from $1 upward
 free_port() {
@@ -41,15 +44,15 @@ cat >"$state/vault.hcl" <<HCL
 plugin_directory = "$bin/plugins"
 disable_mlock    = true
 HCL
-"$bin/vault" server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$port" \
+"$vault" server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$port" \
   -config="$state/vault.hcl" >"$state/vault.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 150); do "$bin/vault" status >/dev/null 2>&1 && break; sleep 0.2; done
-"$bin/vault" status >/dev/null || { echo "vault did not start; see $state/vault.log" >&2; exit 1; }
+for _ in $(seq 150); do "$vault" status >/dev/null 2>&1 && break; sleep 0.2; done
+"$vault" status >/dev/null || { echo "vault did not start; see $state/vault.log" >&2; exit 1; }
 
 sum="$(sha256sum "$bin/plugins/$plugin" | cut -d' ' -f1)"
 # run shows each command as a user would type it, then runs it.
-run() { printf '\n$ vault %s\n' "$*"; "$bin/vault" "$@"; }
+run() { printf '\n$ vault %s\n' "$*"; "$vault" "$@"; }
 run plugin register -sha256="$sum" -version="$version" secret "$plugin"
 run secrets enable -path=resamania -plugin-version="$version" "$plugin"
 run write resamania/config/demo api_base_url="$resamania_url" client_id=1_demo client_secret=demo-secret
@@ -64,7 +67,7 @@ if [ "${DEMO_KEEP:-0}" = 1 ]; then
 
 Vault and the fake Resamania server are still running:
   export VAULT_ADDR=$VAULT_ADDR VAULT_TOKEN=root
-  $bin/vault read resamania/token/demo
+  $vault read resamania/token/demo
 Stop them with: kill ${pids[*]}
 MSG
 else

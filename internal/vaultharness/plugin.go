@@ -40,12 +40,29 @@ func BuildPlugin(t testing.TB, version string) *Plugin {
 // named PluginName.
 func BuildPluginPackage(t testing.TB, pkg, version string) *Plugin {
 	t.Helper()
+	return buildPlugin(t, pkg, version, filepath.Join(t.TempDir(), PluginName))
+}
+
+// BuildPluginVersions builds the real plugin once per version into one
+// directory, each as <PluginName>-<version>, so one server can register them
+// all and move a mount from one to the next: an upgrade in place.
+func BuildPluginVersions(t testing.TB, versions ...string) []*Plugin {
+	t.Helper()
+	dir := t.TempDir()
+	plugins := make([]*Plugin, 0, len(versions))
+	for _, v := range versions {
+		plugins = append(plugins, buildPlugin(t, PluginPackage, v, filepath.Join(dir, PluginName+"-"+v)))
+	}
+	return plugins
+}
+
+// buildPlugin builds pkg into out, stamping version when there is one.
+func buildPlugin(t testing.TB, pkg, version, out string) *Plugin {
+	t.Helper()
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatalf("build plugin: %v", err)
 	}
-	dir := t.TempDir()
-	out := filepath.Join(dir, PluginName)
 	args := []string{"build", "-o", out}
 	if version != "" {
 		args = append(args, "-ldflags", "-X main.version="+version)
@@ -66,7 +83,7 @@ func BuildPluginPackage(t testing.TB, pkg, version string) *Plugin {
 		t.Fatalf("build plugin: %v", err)
 	}
 	t.Logf("built plugin %s %s in %s", pkg, version, time.Since(start).Round(time.Millisecond))
-	return &Plugin{Name: PluginName, Dir: dir, Path: out, SHA256: sum, Version: version}
+	return &Plugin{Name: PluginName, Dir: filepath.Dir(out), Path: out, SHA256: sum, Version: version}
 }
 
 func fileSHA256(path string) (string, error) {
