@@ -58,6 +58,8 @@ var ourAPI = []struct {
 		{"delete", "resamania-delete-member-credential", 204, ""}}},
 	{"creds/{client_token}/{name}/status", "creds/" + chain + "/" + member + "/status", "Read a member credential's state, without secrets.", []apiOp{
 		{"get", "resamania-read-member-credential-status", 200, "state"}}},
+	{"metrics", "metrics", "Read the plugin's metrics, as JSON or for Prometheus.", []apiOp{
+		{"get", "resamania-read-metrics", 200, "resamania_upstream_requests_total"}}},
 }
 
 // openAPIDoc is the part of sys/internal/specs/openapi the test reads.
