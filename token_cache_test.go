@@ -660,19 +660,23 @@ func TestTokenCacheCancelledReader(t *testing.T) {
 	requireCounts(t, src, 1, 1)
 }
 
+// abandonedFlight starts a held mint of key for a reader that then gives up,
+// leaving the flight running: what unloading the mount must wait for.
+func abandonedFlight(t *testing.T, c *tokenCache, src *fakeTokenSource, key string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	reader := newWaitingCtx(ctx)
+	res := goGet(c, reader, key, src, 0)
+	waitFor(t, reader.waiting, "the reader to wait")
+	cancel()
+	require.ErrorIs(t, waitFor(t, res, "the reader").err, context.Canceled)
+}
+
 func TestTokenCacheDrainWaitsForTheFlightUnderWay(t *testing.T) {
 	_, src, c := cacheUnderTest(time.Hour)
 	release := src.holdMints()
 	defer release()
-
-	// A reader that gave up left its flight running: the process must not go
-	// before it ends, or a refresh token it rotated is lost.
-	ctx, cancel := context.WithCancel(context.Background())
-	reader := newWaitingCtx(ctx)
-	res := goGet(c, reader, "k", src, 0)
-	waitFor(t, reader.waiting, "the reader to wait")
-	cancel()
-	require.ErrorIs(t, waitFor(t, res, "the reader").err, context.Canceled)
+	abandonedFlight(t, c, src, "k")
 
 	drained := make(chan bool, 1)
 	go func() { drained <- c.drain(5 * time.Second) }()
@@ -695,15 +699,9 @@ func TestTokenCacheDrainGivesUpAtItsLimit(t *testing.T) {
 	_, src, c := cacheUnderTest(time.Hour)
 	release := src.holdMints()
 	defer release()
-	ctx, cancel := context.WithCancel(context.Background())
-	reader := newWaitingCtx(ctx)
-	res := goGet(c, reader, "k", src, 0)
-	waitFor(t, reader.waiting, "the reader to wait")
-	cancel()
-	waitFor(t, res, "the reader")
+	abandonedFlight(t, c, src, "k")
 	require.False(t, c.drain(20*time.Millisecond), "a mint still held")
 }
-
 // TestTokenCacheForgottenEntriesAreRemoved: what a deleted chain or
 // credential held leaves memory, at once when idle, else when the flight or
 // change using it ends; the memory of the cache does not grow with deletions.
