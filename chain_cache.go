@@ -43,6 +43,9 @@ type chainCache struct {
 	// work alike.
 	inFlight *upstream.InFlightLimit
 
+	// transports pools the connections of every client of the mount.
+	transports *upstream.Transports
+
 	// observer gives each chain's client what it tells of every request it
 	// sends (metrics, logs); set once.
 	observer func(chain string) upstream.Observer
@@ -56,7 +59,7 @@ type chainCache struct {
 }
 
 func newChainCache(now func() time.Time, observer func(chain string) upstream.Observer) *chainCache {
-	return &chainCache{now: now, holds: upstream.NewGatewayHolds(), inFlight: upstream.NewInFlightLimit(maxUpstreamInFlight),
+	return &chainCache{now: now, holds: upstream.NewGatewayHolds(), inFlight: upstream.NewInFlightLimit(maxUpstreamInFlight), transports: upstream.NewTransports(),
 		observer: observer, locks: locksutil.CreateLocks(), chains: make(map[string]*chainEntry)}
 }
 
@@ -93,7 +96,7 @@ func (c *chainCache) get(ctx context.Context, s logical.Storage, name string) (*
 	}
 	ucfg := cfg.upstreamConfig(name, c.now, c.holds)
 	ucfg.Observe = c.observer(name)
-	ucfg.InFlight = c.inFlight
+	ucfg.InFlight, ucfg.Transports = c.inFlight, c.transports
 	client, err := upstream.New(ucfg)
 	if err != nil {
 		return nil, fmt.Errorf("building the client of chain %q: %w", name, err)
@@ -153,4 +156,5 @@ func (c *chainCache) reset() {
 	for _, ch := range old {
 		ch.client.CloseIdleConnections()
 	}
+	c.transports.CloseIdleConnections()
 }

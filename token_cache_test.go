@@ -702,6 +702,7 @@ func TestTokenCacheDrainGivesUpAtItsLimit(t *testing.T) {
 	abandonedFlight(t, c, src, "k")
 	require.False(t, c.drain(20*time.Millisecond), "a mint still held")
 }
+
 // TestTokenCacheForgottenEntriesAreRemoved: what a deleted chain or
 // credential held leaves memory, at once when idle, else when the flight or
 // change using it ends; the memory of the cache does not grow with deletions.

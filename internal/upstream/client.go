@@ -39,6 +39,9 @@ type Config struct {
 	// InFlight, shared by the clients of a mount, bounds the requests they
 	// have in flight at once. Nil bounds nothing.
 	InFlight *InFlightLimit
+	// Transports, shared by the clients of a mount, pools their connections.
+	// Nil gives the client a pool of its own.
+	Transports *Transports
 }
 
 // Client sends token requests for one chain. It is safe for concurrent use.
@@ -46,16 +49,23 @@ type Client struct {
 	cfg  Config
 	key  GatewayKeyID // names the gateway key in Holds
 	http *http.Client
-	pool *recordingTransport
+	pool *recordingTransport // nil when shared through Config.Transports
 }
 
 // New validates nothing the caller has not already: it builds the HTTP client.
 func New(cfg Config) (*Client, error) {
-	httpClient, err := newHTTPClient(cfg.CAPEM)
+	var pool, own *recordingTransport
+	var err error
+	if cfg.Transports != nil {
+		pool, err = cfg.Transports.pool(cfg.CAPEM)
+	} else {
+		pool, err = newTransport(cfg.CAPEM)
+		own = pool
+	}
 	if err != nil {
 		return nil, err
 	}
-	pool := httpClient.Transport.(*recordingTransport)
+	httpClient := newHTTPClient(pool)
 	inner := httpClient.Transport
 	httpClient.Transport = roundTripFunc(func(req *http.Request) (*http.Response, error) {
 		req = req.Clone(req.Context())
@@ -76,13 +86,18 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Client{cfg: cfg, key: gatewayKeyID(cfg.TokenURL, cfg.APIKey), http: httpClient, pool: pool}, nil
+	return &Client{cfg: cfg, key: gatewayKeyID(cfg.TokenURL, cfg.APIKey), http: httpClient, pool: own}, nil
 }
 
-// CloseIdleConnections closes the kept-alive connections no request is using,
-// as http.Client's method does. Call it when a Client is dropped (its chain
-// reconfigured or deleted); the Client stays usable.
-func (c *Client) CloseIdleConnections() { c.pool.CloseIdleConnections() }
+// CloseIdleConnections closes the kept-alive connections of the client's own
+// pool that no request is using, as http.Client's method does. Call it when a
+// Client is dropped (its chain reconfigured or deleted); the Client stays
+// usable. A shared pool is left alone: other chains use its connections.
+func (c *Client) CloseIdleConnections() {
+	if c.pool != nil {
+		c.pool.CloseIdleConnections()
+	}
+}
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
 

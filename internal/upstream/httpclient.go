@@ -27,11 +27,10 @@ func ParseCAPEM(pemBundle string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// newHTTPClient builds the client for token requests: pooled connections, TLS
-// 1.2 at least, the operator's CA bundle instead of the system roots when
-// given, and no redirects, so credentials in a body are never replayed to
-// another URL.
-func newHTTPClient(caPEM string) (*http.Client, error) {
+// newTransport builds a pool for token requests: pooled connections, TLS 1.2
+// at least, and the operator's CA bundle instead of the system roots when
+// given.
+func newTransport(caPEM string) (*recordingTransport, error) {
 	transport := cleanhttp.DefaultPooledTransport()
 	transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	if caPEM != "" {
@@ -41,12 +40,18 @@ func newHTTPClient(caPEM string) (*http.Client, error) {
 		}
 		transport.TLSClientConfig.RootCAs = pool
 	}
+	return &recordingTransport{next: transport}, nil
+}
+
+// newHTTPClient builds the client for token requests over pool, following no
+// redirects, so credentials in a body are never replayed to another URL.
+func newHTTPClient(pool *recordingTransport) *http.Client {
 	return &http.Client{
-		Transport: &recordingTransport{next: transport},
+		Transport: pool,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
-	}, nil
+	}
 }
 
 // attempt records what one HTTP exchange did, facts oauth2's errors do not carry.
@@ -89,6 +94,13 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	resp.Body = &limitedBody{ReadCloser: resp.Body, left: maxBodyBytes, a: a}
 	return resp, nil
+}
+
+// idlePerHost sets how many idle connections the pool keeps to one host.
+func (t *recordingTransport) idlePerHost(n int) {
+	if tr, ok := t.next.(*http.Transport); ok {
+		tr.MaxIdleConnsPerHost = n
+	}
 }
 
 // CloseIdleConnections closes the pool's idle connections.
