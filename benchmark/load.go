@@ -43,7 +43,7 @@ func (st *stack) load(clients int, d time.Duration, pathOf func(w int) string) l
 			req.Header.Set("X-Vault-Token", st.vault.RootToken)
 			for time.Now().Before(deadline) {
 				t0 := time.Now()
-				if err := st.get(req); err != nil {
+				if err := send(st.client, req); err != nil {
 					errs[w]++
 					msg := err.Error()
 					firstErr.CompareAndSwap(nil, &msg)
@@ -72,9 +72,9 @@ func (st *stack) load(clients int, d time.Duration, pathOf func(w int) string) l
 	return r
 }
 
-// get sends req and reads the whole answer.
-func (st *stack) get(req *http.Request) error {
-	resp, err := st.client.Do(req)
+// send sends req with c and reads the whole answer, which must be a 200.
+func send(c *http.Client, req *http.Request) error {
+	resp, err := c.Do(req)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (st *stack) get(req *http.Request) error {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: HTTP %d", req.URL.Path, resp.StatusCode)
+		return fmt.Errorf("%s %s: HTTP %d", req.Method, req.URL.Path, resp.StatusCode)
 	}
 	return nil
 }

@@ -82,7 +82,7 @@ func runReads(t *run, p plugins, s settings, res *results, vault string, nodes i
 		for _, tg := range readTargets {
 			res.Reads = append(res.Reads, summarize(vault, tg, clients, runs))
 		}
-		log.Printf("reads-%s: %d clients done", vault, clients)
+		log.Printf("reads-%s: %s done", vault, clientsOf(clients))
 	}
 	for _, row := range res.Reads {
 		if row.Vault != vault || !strings.HasPrefix(row.Target, "resamania") {
