@@ -72,6 +72,7 @@ func runChains(t *run, p plugins, s settings, res *results) {
 		t.Fatalf("%v", err)
 	}
 	res.Ticks["chains refresh ahead"] = tk
+	st.upstreamQuiet()
 	refreshed := st.fake.TokenRequests("", fakeresamania.GrantClientCredentials)
 	res.add(info(sec, "background refresh ahead, one tick: tokens refreshed", float64(refreshed), "tokens").
 		with(fmt.Sprintf("of %d; the tick took %.1f s, complete=%v", n, tk.Seconds, tk.Complete)),

@@ -64,6 +64,8 @@ func benchmark() int {
 	only := flag.String("only", "", "comma-separated sections to run (default all): "+strings.Join(sectionNames, ","))
 	rounds := flag.Int("rounds", 0, "cached reads: rounds (default 2 short, 5 full)")
 	duration := flag.Duration("duration", 0, "cached reads: one run's length (default 1s short, 5s full)")
+	chains := flag.Int("chains", 0, "configured chains (default 100 short, 10000 full)")
+	creds := flag.Int("creds", 0, "member credentials (default 1000 short, 100000 full)")
 	verbose := flag.Bool("v", false, "log what the Vault harness does")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
@@ -77,6 +79,12 @@ func benchmark() int {
 	}
 	if *duration > 0 {
 		s.Duration = *duration
+	}
+	if *chains > 0 {
+		s.ScaleChains = *chains
+	}
+	if *creds > 0 {
+		s.Creds = *creds
 	}
 	wanted := sectionNames
 	if *only != "" {

@@ -64,6 +64,21 @@ func (st *stack) metrics() (vaultMetrics, error) {
 	return m, nil
 }
 
+// upstreamQuiet waits until the fake server has had no new token request
+// for two seconds (five minutes at most), so that calls the plugin goes on
+// with after a tick has ended (a mint outlives the read that started it) are
+// counted with the tick.
+func (st *stack) upstreamQuiet() {
+	last, since := -1, time.Now()
+	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if n := st.fake.TokenRequests("", ""); n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) >= 2*time.Second {
+			return
+		}
+	}
+}
+
 // tick is one background tick of the plugin, seen from outside.
 type tick struct {
 	At           time.Time `json:"at"`
