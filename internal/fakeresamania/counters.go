@@ -82,11 +82,35 @@ func (s *Server) Requests() []RecordedRequest {
 	return out
 }
 
-// ResetCounters forgets recorded requests. Issued tokens are kept.
+// ResetCounters forgets recorded requests and the in-flight high-water mark.
+// Issued tokens are kept.
 func (s *Server) ResetCounters() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = nil
+	s.inFlightMax = s.inFlight
+}
+
+// enter counts a token request in flight until the returned func is called.
+func (s *Server) enter() (leave func()) {
+	s.mu.Lock()
+	s.inFlight++
+	s.inFlightMax = max(s.inFlightMax, s.inFlight)
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}
+}
+
+// InFlightHighWater is the most token requests the server was answering at
+// once since the last reset (a Fault's Delay keeps each one in flight that
+// long, as a distant server would).
+func (s *Server) InFlightHighWater() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inFlightMax
 }
 
 func cloneValues(v url.Values) url.Values {

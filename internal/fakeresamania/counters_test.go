@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -75,4 +76,34 @@ func TestConcurrentClientCredentials(t *testing.T) {
 	require.Len(t, unique, n, "every request got its own token")
 	require.Equal(t, n, srv.TokenRequests(chain, "client_credentials"))
 	require.Len(t, srv.IssuedAccessTokens(), n)
+}
+
+func TestInFlightHighWater(t *testing.T) {
+	srv := newServer(t, fakeresamania.Options{})
+	postForm(t, srv, ccForm())
+	require.Equal(t, 1, srv.InFlightHighWater())
+
+	srv.InjectFault(fakeresamania.Fault{Delay: 300 * time.Millisecond})
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			postForm(t, srv, ccForm())
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, 5, srv.InFlightHighWater(), "five requests held 300 ms each overlap")
+
+	srv.ResetCounters()
+	require.Zero(t, srv.InFlightHighWater(), "a reset starts from what is in flight now")
+}
+
+func TestIssueRefreshToken(t *testing.T) {
+	srv := newServer(t, fakeresamania.Options{})
+	rt := srv.IssueRefreshToken(chain, clientID, member)
+	access, next := requireToken(t, postForm(t, srv, refreshForm(rt)))
+	require.Equal(t, member, claims(t, access)["sub"])
+	require.NotEqual(t, rt, next, "rotated as any refresh token")
+	requireOAuthError(t, postForm(t, srv, refreshForm(rt)), "invalid_grant")
 }

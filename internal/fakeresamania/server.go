@@ -49,6 +49,8 @@ type Server struct {
 	faults        []*Fault                     // pending faults, first match wins
 	requests      []*RecordedRequest           // token-endpoint requests since the last reset
 	gateway       gatewayState                 // the gateway's rate limits, counts and closed windows
+	inFlight      int                          // token requests being answered now
+	inFlightMax   int                          // the most token requests answered at once since the last reset
 }
 
 // New builds a server without a listener: serve Handler yourself.

@@ -77,6 +77,19 @@ func (s *Server) IssueCode(clientToken, clientID, redirectURI, username string) 
 	return s.newCodeLocked(clientToken, clientID, redirectURI, username, "")
 }
 
+// IssueRefreshToken is a shortcut past the sign-in and the code exchange: a
+// live refresh token of username, as an app that signed the member in would
+// hold one to import. The client must be registered.
+func (s *Server) IssueRefreshToken(clientToken, clientID, username string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, _ := s.findClientLocked(clientToken, clientID)
+	rt := randomString(48)
+	s.refresh[rt] = &grantRecord{clientToken: clientToken, clientID: clientID, subject: username, expires: s.now().Add(c.RefreshTokenTTL)}
+	s.issuedRefresh = append(s.issuedRefresh, rt)
+	return rt
+}
+
 // ExpireRefreshTokens makes every live refresh token of a chain expired,
 // so the next refresh gets invalid_grant "Refresh token has expired".
 func (s *Server) ExpireRefreshTokens(clientToken string) {

@@ -13,6 +13,7 @@ const maxTokenBody = 1 << 20
 
 // serveToken is POST {prefix}/{client_token}/oauth/v2/token.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, clientToken string) {
+	defer s.enter()()
 	form, jsonBody := readTokenBody(w, r)
 	rec := s.record(r, clientToken, form, jsonBody)
 	var status int
