@@ -3,6 +3,7 @@ package resamania
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,4 +141,27 @@ func TestKeepAliveRefreshesWhatTheScannerFinds(t *testing.T) {
 	env.tick(t)
 	require.Equal(t, 1, env.fake.TokenRequests(testChain, "refresh_token"))
 	require.Equal(t, 1, env.credStatus(t)["refreshes"])
+}
+
+// TestTickCutOffStartsNoMoreRefreshes: Vault cuts a tick off (its context
+// ends); the refreshes not yet started wait for the next tick instead of all
+// starting at once, unbounded.
+func TestTickCutOffStartsNoMoreRefreshes(t *testing.T) {
+	var started atomic.Int32
+	jobs := make([]func(), 10)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	for i := range jobs {
+		jobs[i] = func() {
+			if started.Add(1) == 3 { // one at a time: n is 1
+				cancel()
+			}
+		}
+	}
+	runBounded(ctx, jobs, 1)
+	require.Equal(t, int32(3), started.Load(), "none started once the tick ended")
+
+	_, src, c := cacheUnderTest(time.Hour)
+	require.ErrorIs(t, c.refresh(ctx, "k", src), context.Canceled)
+	requireCounts(t, src, 0, 0)
 }

@@ -219,6 +219,9 @@ func (c *tokenCache) obtain(ctx context.Context, src tokenSource, loaded bool, m
 // refresh mints a new token for key now, whatever the cached one's age (the
 // background keep-alive and refresh ahead), or waits for a flight under way.
 func (c *tokenCache) refresh(ctx context.Context, key string, src tokenSource) error {
+	if err := ctx.Err(); err != nil {
+		return err // the tick is over: start nothing it could not wait for
+	}
 	c.mu.Lock()
 	e := c.entryLocked(key)
 	f := e.flight

@@ -72,7 +72,7 @@ func runCreds(t *run, p plugins, s settings, res *results) {
 	due := st.credsTick(res, "1% due", idle.At.Add(tickPeriod))
 	st.upstreamQuiet()
 	res.add(info(sec, "tick, 1% due: storage entries read", float64(due.StorageReads), "entries").with(fmt.Sprintf("+%d lists", due.StorageLists)),
-		atMost(sec, "upstream calls in flight, keep-alive", float64(st.fake.InFlightHighWater()), "calls", documentedInFlight))
+		atMost(sec, "upstream calls in flight, keep-alive", float64(st.fake.InFlightHighWater()), "calls", documentedBackgroundInFlight))
 	refreshed, last := st.dueRefreshed(creds[:nDue], due.At, s.KeepAliveWait)
 	res.add(info(sec, "every due credential refreshed, after the tick", last.Seconds(), "s").
 		with(fmt.Sprintf("%d of %d refreshed", refreshed, nDue)))

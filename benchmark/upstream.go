@@ -34,7 +34,7 @@ func runUpstream(t *run, p plugins, s settings, res *results) {
 		}
 		res.add(atMost("3 upstream", what+": most calls for one chain", float64(most), "calls", allowed).
 			with(fmt.Sprintf("%d in all, %d reads", total, l.Reads)))
-		res.add(info("3 upstream", what+": most calls in flight", float64(st.fake.InFlightHighWater()), "calls"))
+		res.add(atMost("3 upstream", what+": most calls in flight", float64(st.fake.InFlightHighWater()), "calls", documentedInFlight))
 	}
 }
 
