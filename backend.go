@@ -81,10 +81,15 @@ type backend struct {
 	storage logical.Storage
 }
 
-// Setup keeps the mount's storage, then sets the framework up.
+// Setup keeps the mount's storage, then sets the framework up with a system
+// view that answers its per-request questions from memory.
 func (b *backend) Setup(ctx context.Context, conf *logical.BackendConfig) error {
 	b.storage = conf.StorageView
-	return b.Backend.Setup(ctx, conf)
+	c := *conf
+	if c.System != nil {
+		c.System = newCachedSystemView(c.System, b.now)
+	}
+	return b.Backend.Setup(ctx, &c)
 }
 
 // Factory is what Vault calls to create a mount of the plugin.

@@ -46,7 +46,7 @@ func TestKeepAliveRefreshesBeforeRefreshTokenLapses(t *testing.T) {
 func TestBackgroundWorkOnlyWhereStorageIsOwned(t *testing.T) {
 	env := getCredsBackend(t, 3600, map[string]any{"refresh_token_ttl": "1h"})
 	env.signIn(t)
-	env.b.System().(*logical.StaticSystemView).ReplicationStateVal = consts.ReplicationPerformanceStandby
+	env.b.System().(*cachedSystemView).SystemView.(*logical.StaticSystemView).ReplicationStateVal = consts.ReplicationPerformanceStandby
 	env.clock.Advance(45 * time.Minute)
 	env.tick(t)
 	require.Zero(t, env.fake.TokenRequests(testChain, "refresh_token"))
