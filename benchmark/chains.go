@@ -61,7 +61,7 @@ func runChains(t *run, p plugins, s settings, res *results) {
 	lastRead := time.Now()
 	res.add(info(sec, fmt.Sprintf("first read of each, 64 clients, %s upstream", s.UpstreamLatency), took.Seconds(), "s"),
 		atMost(sec, "upstream calls in flight, those reads", float64(st.fake.InFlightHighWater()), "calls", documentedInFlight).
-			with("no setting bounds reads; 4 is the background job's"))
+			with("32 a mount, maxUpstreamInFlight"))
 	before := st.rss(sec, fmt.Sprintf("plugin RSS, %d chains with a cached token", n), 150)
 	res.add(before)
 
