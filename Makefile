@@ -57,12 +57,12 @@ SOAK ?= 10m
 soak: vault
 	RESAMANIA_E2E=required RESAMANIA_SOAK=$(SOAK) VAULT_BIN=$(CURDIR)/$(BIN)/vault go test -count=1 -timeout 3h -run '^TestSoak$$' -v ./e2e/
 
-## benchmark: issue 12's figures at full size (about 45 minutes; run it on a quiet machine): the
+## benchmark: issue 12's figures at full size (about 30 minutes; run it on a quiet machine): the
 ## table, benchmark/results.json and benchmark/ratios.svg, for BENCHMARKS.md. CI runs benchmark-short
 benchmark: vault
 	go run ./benchmark -json benchmark/results.json -svg benchmark/ratios.svg
 
-## benchmark-short: the same program with few rounds and small counts (about 5 minutes); it fails
+## benchmark-short: the same program with few rounds and small counts (about 6 minutes); it fails
 ## only when something does not work, never on a timing
 benchmark-short: vault
 	go run ./benchmark -short -json $(BIN)/benchmark-short/results.json -svg $(BIN)/benchmark-short/ratios.svg
