@@ -307,13 +307,6 @@ func (c *tokenCache) forgetPrefix(prefix string) {
 	}
 }
 
-// size is how many keys the cache has an entry for.
-func (c *tokenCache) size() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
-}
-
 // drop forgets the entry's token, and the flight under way: its result came
 // from the source as it was, so a reader from now on waits for a new flight.
 // Guarded by tokenCache.mu.

@@ -41,7 +41,6 @@ func TestInFlightLimitBoundsEveryClientSharingIt(t *testing.T) {
 	}
 	wg.Wait()
 	require.Equal(t, int32(3), peak.Load(), "the server saw at most, and here exactly, 3 at once")
-	require.Equal(t, int64(3), limit.Peak())
 }
 
 // TestInFlightLimitFullUntilTheReadEnds: a request that finds every slot busy
