@@ -35,20 +35,8 @@ func processesOf(binary string) []int {
 // rssMB is the process's resident set (VmRSS of /proc/<pid>/status), in MB
 // (10^6 bytes, as the targets count).
 func rssMB(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			if err != nil {
-				return 0, fmt.Errorf("VmRSS of %d: %w", pid, err)
-			}
-			return kb * 1024 / 1e6, nil
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	kb, err := vaultharness.ProcStatusField(pid, "VmRSS")
+	return float64(kb) * 1024 / 1e6, err
 }
 
 // cpuTime is the CPU time the process has used, user and system, all its

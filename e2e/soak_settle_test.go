@@ -2,10 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,10 +100,11 @@ func (sk *soak) snapshot(t *testing.T) soakSnapshot {
 		}
 	}
 	require.NotZero(t, s.pluginPID, "no live plugin process in the server's log")
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pluginPID))
+	var err error
+	s.pluginRSSkB, err = vaultharness.ProcStatusField(s.pluginPID, "VmRSS")
 	require.NoError(t, err)
-	s.pluginRSSkB = procStatusField(string(status), "VmRSS")
-	s.pluginThreads = procStatusField(string(status), "Threads")
+	s.pluginThreads, err = vaultharness.ProcStatusField(s.pluginPID, "Threads")
+	require.NoError(t, err)
 	s.pluginGoroutines = sk.pluginGoroutines(t)
 	return s
 }
@@ -121,15 +119,4 @@ func (sk *soak) pluginGoroutines(t *testing.T) int {
 	n, err := series[0].(map[string]any)["value"].(json.Number).Int64()
 	require.NoError(t, err)
 	return int(n)
-}
-
-// procStatusField reads a number from /proc/<pid>/status ("VmRSS:  1234 kB").
-func procStatusField(status, name string) int {
-	for _, line := range strings.Split(status, "\n") {
-		if rest, ok := strings.CutPrefix(line, name+":"); ok {
-			n, _ := strconv.Atoi(strings.Fields(rest)[0])
-			return n
-		}
-	}
-	return 0
 }

@@ -52,3 +52,26 @@ func ProcessAlive(pid int) bool {
 	}
 	return true
 }
+
+// ProcStatusField reads a number from /proc/<pid>/status, such as VmRSS (in
+// kB) or Threads.
+func ProcStatusField(pid int, name string) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, name+":"); ok {
+			fields := strings.Fields(rest)
+			if len(fields) == 0 {
+				break
+			}
+			n, err := strconv.Atoi(fields[0])
+			if err != nil {
+				return 0, fmt.Errorf("%s of %d: %w", name, pid, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", name, pid)
+}
