@@ -73,13 +73,12 @@ func newStack(t *run, p plugins, opts stackOptions) *stack {
 		Timeout:   2 * time.Minute,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 512, DisableCompression: true},
 	}}
-	if opts.nodes > 1 {
-		c := vaultharness.StartCluster(t, opts.nodes, vaultharness.ClusterOptions{PluginDir: p.resamania.Dir, LogLevel: "info"})
-		st.vault = c.Nodes[c.Active(t)].Process
-	} else {
-		st.vault = vaultharness.StartServer(t, vaultharness.Options{Dev: true, PluginDir: p.resamania.Dir, LogLevel: "info"}).Process
-	}
-	st.vault.RegisterAndEnable(t, p.resamania, mount)
+	st.vault = vaultharness.StartStack(t, vaultharness.StackOptions{
+		Nodes:   opts.nodes,
+		Server:  vaultharness.Options{Dev: true, LogLevel: "info"},
+		Cluster: vaultharness.ClusterOptions{LogLevel: "info"},
+		Plugin:  p.resamania, Mount: mount,
+	}).Vault
 	if opts.floor {
 		st.vault.RegisterAndEnable(t, p.floor, "floor")
 	}

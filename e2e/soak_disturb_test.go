@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/vaultharness"
 )
 
 // The soak's rhythm: a plugin reload every 30 s, a fault burst every minute
@@ -114,7 +115,7 @@ func (sk *soak) disturb(t *testing.T, ctx context.Context) {
 
 // reload is `vault plugin reload` of every mount of the plugin.
 func (sk *soak) reload(t *testing.T) {
-	_, stderr, err := sk.vault.CLI(t, "plugin", "reload", "-type=secret", "-plugin="+sk.plugin.Name)
+	_, stderr, err := sk.vault.CLI(t, vaultharness.ReloadPluginArgs(sk.vault.Flavor, sk.plugin.Name)...)
 	sk.events.mu.Lock()
 	defer sk.events.mu.Unlock()
 	sk.events.reloads++

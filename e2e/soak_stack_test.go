@@ -54,12 +54,16 @@ func newSoak(t *testing.T) *soak {
 	t.Helper()
 	fake := fakeresamania.Start(fakeresamania.Options{PathPrefix: "/integration", GatewayKey: gatewayKey})
 	t.Cleanup(fake.Close)
-	plugin := vaultharness.BuildPlugin(t, pluginVer)
 	// debug, not trace: a soak's trace log runs to gigabytes; the plugin's
-	// start lines (its pid) are at debug.
-	vault := vaultharness.StartServer(t, vaultharness.Options{Dev: true, PluginDir: plugin.Dir, LogLevel: "debug"})
-	vault.RegisterAndEnable(t, plugin, mount)
-	sk := &soak{vault: vault, fake: fake, plugin: plugin, client: vault.NewClientNoRetry(t, time.Minute),
+	// start lines (its pid) are at debug. The log scan samples a log larger
+	// than its limit.
+	h := vaultharness.StartStack(t, vaultharness.StackOptions{
+		Server:        vaultharness.Options{Dev: true, LogLevel: "debug"},
+		PluginVersion: pluginVer, Mount: mount,
+		Secrets: func() []string { return secretsToHide(fake) },
+	})
+	vault := h.Server
+	sk := &soak{vault: vault, fake: fake, plugin: h.Plugin, client: vault.NewClientNoRetry(t, time.Minute),
 		reads: newReadLedger(fake), events: &disturbances{}}
 	modes := []string{"non_renewable", "renewable", "none"}
 	for i := range soakChains {

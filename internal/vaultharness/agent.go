@@ -23,7 +23,7 @@ func StartAgent(t testing.TB, s *Server, configFile string, env []string) *Agent
 	t.Helper()
 	bin := Require(t)
 	a := &Agent{ConfigFile: configFile, LogPath: filepath.Join(t.TempDir(), "vault-agent.log")}
-	fullEnv := append(append(baseEnv(), "VAULT_ADDR="+s.Addr), env...)
+	fullEnv := append(append(baseEnv(), s.Flavor.addrEnv(s.Addr, "")...), env...)
 	p, err := startChild(filepath.Dir(configFile), bin, []string{"agent", "-config=" + filepath.Base(configFile)}, fullEnv, a.LogPath)
 	if err != nil {
 		t.Fatalf("vault agent: %v", err)

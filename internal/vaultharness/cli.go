@@ -31,10 +31,10 @@ func runVault(bin string, env []string, timeout time.Duration, args ...string) (
 
 // cliEnv points the CLI at this server with the root token.
 func (v *Process) cliEnv() []string {
-	return append(baseEnv(), "VAULT_ADDR="+v.Addr, "VAULT_TOKEN="+v.RootToken)
+	return append(baseEnv(), v.Flavor.addrEnv(v.Addr, v.RootToken)...)
 }
 
-// CLI runs the real vault binary against this server (VAULT_ADDR and
+// CLI runs the real vault (or bao) binary against this server (VAULT_ADDR and
 // VAULT_TOKEN set to the root token), bounded by CLITimeout.
 func (v *Process) CLI(t testing.TB, args ...string) (stdout, stderr string, err error) {
 	t.Helper()

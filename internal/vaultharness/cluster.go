@@ -39,8 +39,9 @@ type Cluster struct {
 	UnsealKey string
 	PluginDir string
 
-	opts ClusterOptions
-	bin  string
+	opts   ClusterOptions
+	bin    string
+	flavor Flavor
 }
 
 // Node is one member of a Cluster. It holds its server process; it is
@@ -61,12 +62,13 @@ func StartCluster(t testing.TB, n int, opts ClusterOptions) *Cluster {
 		t.Fatalf("vault cluster: need at least one node, got %d", n)
 	}
 	bin := Require(t)
+	flavor := SelectedFlavor(t)
 	opts.LogLevel = cmp.Or(opts.LogLevel, "debug")
 	opts.PerformanceMultiplier = max(opts.PerformanceMultiplier, 1)
 	if opts.Timeout <= 0 {
 		opts.Timeout = 2 * StartTimeout
 	}
-	c := &Cluster{opts: opts, bin: bin, PluginDir: absPluginDir(t, opts.PluginDir)}
+	c := &Cluster{opts: opts, bin: bin, flavor: flavor, PluginDir: absPluginDir(t, opts.PluginDir)}
 	// Registered first so it runs last, after every other cleanup of the
 	// test that might still talk to the nodes.
 	t.Cleanup(c.stopAll)
@@ -122,6 +124,7 @@ func (c *Cluster) newNode(t testing.TB, i int, ports []int) (*Node, error) {
 	p := &Process{
 		name:       nodeID,
 		bin:        c.bin,
+		Flavor:     c.flavor,
 		env:        append(baseEnv(), c.opts.ExtraEnv...),
 		LogPath:    filepath.Join(dir, fmt.Sprintf("vault-%s.log", nodeID)),
 		ConfigPath: filepath.Join(dir, fmt.Sprintf("vault-%s.hcl", nodeID)),
@@ -142,6 +145,7 @@ func (c *Cluster) newNode(t testing.TB, i int, ports []int) (*Node, error) {
 		Port:      p.Port,
 		PluginDir: p.PluginDir,
 		LogLevel:  c.opts.LogLevel,
+		Flavor:    c.flavor,
 		Storage:   raftStorage(p.DataDir, nodeID, c.opts.PerformanceMultiplier, peers),
 	}
 	if err := writeConfig(p.ConfigPath, cfg); err != nil {

@@ -19,6 +19,11 @@ type serverConfig struct {
 	Dev bool
 	// Storage is the storage stanza: fileStorage or raftStorage.
 	Storage string
+	// Flavor is the server that reads the file: OpenBao refuses audit
+	// devices enabled through the API unless the config allows it.
+	Flavor Flavor
+	// Extra is HCL appended as is.
+	Extra string
 }
 
 // writeConfig writes cfg as HCL: storage, a plain-HTTP loopback listener
@@ -27,6 +32,11 @@ func writeConfig(path string, cfg serverConfig) error {
 	var b strings.Builder
 	if cfg.PluginDir != "" {
 		fmt.Fprintf(&b, "plugin_directory = %q\n", cfg.PluginDir)
+	}
+	if cfg.Flavor == FlavorOpenBao {
+		// OpenBao wants audit devices declared in the config; the tests
+		// enable theirs through the CLI, as on Vault.
+		b.WriteString("unsafe_allow_api_audit_creation = true\n")
 	}
 	if !cfg.Dev {
 		b.WriteString(cfg.Storage)
@@ -37,6 +47,7 @@ func writeConfig(path string, cfg serverConfig) error {
 		fmt.Fprintf(&b, "disable_mlock = true\n")
 		fmt.Fprintf(&b, "log_level = %q\n", cfg.LogLevel)
 	}
+	b.WriteString(cfg.Extra)
 	return os.WriteFile(path, []byte(b.String()), 0o600)
 }
 

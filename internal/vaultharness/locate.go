@@ -54,34 +54,40 @@ func modulePathOf(goMod string) string {
 	return ""
 }
 
-// VaultBinary returns $VAULT_BIN if set, else <repo>/.bin/vault, and checks
-// that the file exists.
-func VaultBinary() (string, error) {
-	path := os.Getenv("VAULT_BIN")
+// VaultBinary returns the Vault binary: $VAULT_BIN if set, else
+// <repo>/.bin/vault, and checks that the file exists.
+func VaultBinary() (string, error) { return FlavorVault.Binary() }
+
+// Binary returns the flavor's binary: $VAULT_BIN or $BAO_BIN if set, else
+// <repo>/.bin/vault or <repo>/.bin/bao, and checks that the file exists.
+func (f Flavor) Binary() (string, error) {
+	path := os.Getenv(f.binEnv())
 	if path == "" {
 		root, err := RepoRoot()
 		if err != nil {
 			return "", err
 		}
-		path = filepath.Join(root, ".bin", "vault")
+		path = filepath.Join(root, ".bin", f.Command())
 	}
 	info, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return "", fmt.Errorf("vault binary not found at %s: run scripts/build-vault.sh", path)
+		return "", fmt.Errorf("%s binary not found at %s: %s", f, path, f.installHint())
 	case err != nil:
-		return "", fmt.Errorf("vault binary at %s: %w", path, err)
+		return "", fmt.Errorf("%s binary at %s: %w", f, path, err)
 	case info.IsDir() || info.Mode().Perm()&0o111 == 0:
-		return "", fmt.Errorf("vault binary at %s is not an executable file: run scripts/build-vault.sh", path)
+		return "", fmt.Errorf("%s binary at %s is not an executable file: %s", f, path, f.installHint())
 	}
 	return path, nil
 }
 
-// Require returns the vault binary path. Without it the test is skipped, or
-// fails when RESAMANIA_E2E=required, so CI can never pass by skipping.
+// Require returns the binary of the selected flavor (ServerEnv). Without it
+// the test is skipped, or fails when RESAMANIA_E2E=required, so CI can never
+// pass by skipping.
 func Require(t testing.TB) string {
 	t.Helper()
-	path, err := VaultBinary()
+	f := SelectedFlavor(t)
+	path, err := f.Binary()
 	if err == nil {
 		return path
 	}

@@ -58,7 +58,7 @@ func StartProxy(t testing.TB, s *Server, opts ProxyOptions) *Proxy {
 	}
 	dir, base := filepath.Dir(opts.ConfigFile), filepath.Base(opts.ConfigFile)
 	p := &Proxy{LogPath: filepath.Join(t.TempDir(), "vault-proxy.log")}
-	env := append(append(baseEnv(), "VAULT_ADDR="+s.Addr), opts.Env...)
+	env := append(append(baseEnv(), s.Flavor.addrEnv(s.Addr, "")...), opts.Env...)
 	args := []string{"proxy", "-log-level=" + cmp.Or(opts.LogLevel, "debug")}
 	// Registered before the first start so a failed start is cleaned too,
 	// and after the log's TempDir so it runs before that is removed.

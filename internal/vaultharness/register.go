@@ -40,11 +40,21 @@ func (v *Process) RegisterAndEnable(t testing.TB, p *Plugin, mountPath string) {
 	v.Enable(t, p, mountPath)
 }
 
-// ReloadPlugin reloads every mount of the secrets plugin p on this node
-// (`vault plugin reload -type=secret -plugin=<name>`).
+// ReloadPlugin reloads every mount of the secrets plugin p on this node:
+// `vault plugin reload -type=secret -plugin=<name>`, or on OpenBao, whose
+// command has no -type flag, `bao plugin reload -plugin=<name>`.
 func (v *Process) ReloadPlugin(t testing.TB, p *Plugin) {
 	t.Helper()
-	v.MustCLI(t, "plugin", "reload", "-type=secret", "-plugin="+p.Name)
+	v.MustCLI(t, ReloadPluginArgs(v.Flavor, p.Name)...)
+}
+
+// ReloadPluginArgs is the CLI's plugin reload command (without the binary's
+// name) for every mount of the secrets plugin name, as the flavor spells it.
+func ReloadPluginArgs(f Flavor, name string) []string {
+	if f == FlavorOpenBao {
+		return []string{"plugin", "reload", "-plugin=" + name}
+	}
+	return []string{"plugin", "reload", "-type=secret", "-plugin=" + name}
 }
 
 // sameDir compares directories after resolving symlinks (/tmp may be one).

@@ -28,6 +28,9 @@ type Options struct {
 	LogLevel string
 	// ExtraEnv is appended to the server's environment (KEY=VALUE).
 	ExtraEnv []string
+	// ExtraConfig is HCL appended to the server's config file, e.g.
+	// OpenBao's declarative `plugin "secret" "<name>" {...}` block.
+	ExtraConfig string
 }
 
 // Server is one running `vault server` on its own: a dev server, or file
@@ -36,7 +39,8 @@ type Server struct {
 	*Process
 	Dev bool
 
-	logLevel string
+	logLevel    string
+	extraConfig string
 }
 
 // StartServer starts a Vault server on a free loopback port and waits until
@@ -44,10 +48,12 @@ type Server struct {
 func StartServer(t testing.TB, opts Options) *Server {
 	t.Helper()
 	bin := Require(t)
+	flavor := SelectedFlavor(t)
 	dir := t.TempDir()
-	s := &Server{Dev: opts.Dev, logLevel: cmp.Or(opts.LogLevel, "trace"), Process: &Process{
-		name:       "vault server",
+	s := &Server{Dev: opts.Dev, logLevel: cmp.Or(opts.LogLevel, "trace"), extraConfig: opts.ExtraConfig, Process: &Process{
+		name:       flavor.Command() + " server",
 		bin:        bin,
+		Flavor:     flavor,
 		env:        append(baseEnv(), opts.ExtraEnv...),
 		LogPath:    filepath.Join(dir, "vault-server.log"),
 		ConfigPath: filepath.Join(dir, "vault-server.hcl"),
@@ -73,16 +79,16 @@ func StartServer(t testing.TB, opts Options) *Server {
 		return s.launch()
 	}, s.Stop, s.Log)
 	if err != nil {
-		t.Fatalf("vault server did not start: %v\n--- %s (tail) ---\n%s", err, s.LogPath, logTail(s.LogPath, 60))
+		t.Fatalf("%s did not start: %v\n--- %s (tail) ---\n%s", s.name, err, s.LogPath, logTail(s.LogPath, 60))
 	}
-	t.Logf("vault server (dev=%v) at %s healthy after %s; log %s", s.Dev, s.Addr, time.Since(start).Round(time.Millisecond), s.LogPath)
+	t.Logf("%s (dev=%v) at %s healthy after %s; log %s", s.name, s.Dev, s.Addr, time.Since(start).Round(time.Millisecond), s.LogPath)
 	return s
 }
 
 // launch writes the config, starts the process on s.Port and brings it to
 // active, initialising and unsealing file storage as needed.
 func (s *Server) launch() error {
-	cfg := serverConfig{Port: s.Port, PluginDir: s.PluginDir, LogLevel: s.logLevel, Dev: s.Dev}
+	cfg := serverConfig{Port: s.Port, PluginDir: s.PluginDir, LogLevel: s.logLevel, Dev: s.Dev, Flavor: s.Flavor, Extra: s.extraConfig}
 	var devFlags []string
 	if s.Dev {
 		devFlags = []string{

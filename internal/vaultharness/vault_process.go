@@ -11,7 +11,7 @@ import (
 	"github.com/hashicorp/vault/api"
 )
 
-// Process is one `vault server` process on 127.0.0.1 and how a test reaches
+// Process is one `vault server` (or `bao server`) process on 127.0.0.1 and how a test reaches
 // it: address, root token, API client, CLI and log. A Server is one; a
 // cluster Node holds one. Starting it again reuses its ports, config, data
 // and log.
@@ -25,9 +25,10 @@ type Process struct {
 	Client     *api.Client // authenticated with RootToken
 	PluginDir  string      // plugin_directory, absolute; "" for none
 	DataDir    string      // storage lives here; "" in dev mode
+	Flavor     Flavor      // Vault or OpenBao: which binary runs, server and CLI
 
-	name string   // "vault server" or the node id, for messages
-	bin  string   // the vault binary
+	name string   // "vault server", "bao server" or the node id, for messages
+	bin  string   // the vault or bao binary
 	env  []string // the environment of every start
 
 	mu        sync.Mutex
