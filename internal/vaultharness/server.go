@@ -128,7 +128,7 @@ func (s *Server) Restart(t testing.TB) {
 	start := time.Now()
 	if err := s.launch(); err != nil {
 		s.Stop()
-		t.Fatalf("vault server restart: %v\n--- %s (tail) ---\n%s", err, s.LogPath, logTail(s.LogPath, 60))
+		t.Fatalf("%s restart: %v\n--- %s (tail) ---\n%s", s.name, err, s.LogPath, logTail(s.LogPath, 60))
 	}
-	t.Logf("vault server at %s restarted in %s", s.Addr, time.Since(start).Round(time.Millisecond))
+	t.Logf("%s at %s restarted in %s", s.name, s.Addr, time.Since(start).Round(time.Millisecond))
 }
