@@ -18,6 +18,7 @@ const agentTokenLife = 20 * time.Second
 // file always holds a valid token, gets a new one before the old expires, and
 // Agent reads a bounded number of times per token life.
 func TestVaultAgentTemplateKeepsTokenFresh(t *testing.T) {
+	t.Parallel() // most of it waits for token lives
 	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}, expiresIn: int(agentTokenLife.Seconds())})
 	st.configure(t)
 	requireLeasedTokensReplacedInTime(t, watchAgent(t, st, 3*agentTokenLife+8*time.Second))
@@ -27,6 +28,7 @@ func TestVaultAgentTemplateKeepsTokenFresh(t *testing.T) {
 // the lease up to its end, never past it, then reads again, so the file still
 // gets a new token before the old one expires.
 func TestVaultAgentTemplateRenewableChain(t *testing.T) {
+	t.Parallel() // most of it waits for token lives
 	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}, expiresIn: int(agentTokenLife.Seconds())})
 	st.configure(t, "lease_mode=renewable")
 	requireLeasedTokensReplacedInTime(t, watchAgent(t, st, 3*agentTokenLife+8*time.Second))
@@ -51,6 +53,7 @@ func requireLeasedTokensReplacedInTime(t *testing.T, run agentRun) {
 // newer token (about once per token life) instead of every 5 minutes, which
 // would leave an expired token in the file; and no lease is ever created.
 func TestVaultAgentTemplateUnleasedChain(t *testing.T) {
+	t.Parallel() // most of it waits for token lives
 	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}, expiresIn: int(agentTokenLife.Seconds())})
 	st.configure(t, "no_lease=true")
 

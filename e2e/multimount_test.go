@@ -23,6 +23,7 @@ const (
 // what is a mount's own: configs, cached tokens, metrics, gateway holds,
 // member credentials and the keep-alive index.
 func TestThreeMountsOneProcessShareNothing(t *testing.T) {
+	t.Parallel() // most of it waits (token lives, the background tick)
 	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}})
 	st.fake.AddClub(chain, 12)
 	st.vault.Enable(t, st.plugin, mountB)

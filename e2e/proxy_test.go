@@ -30,6 +30,7 @@ const proxyListen = "127.0.0.1:8100"
 // 200 ms for three token lives creates one lease per token, not one per
 // read, and is never handed an expired token.
 func TestVaultProxyCachesRenewableTokens(t *testing.T) {
+	t.Parallel() // most of it waits (token lives, the background tick)
 	const (
 		tokenLife = 30 * time.Second
 		soak      = 3*tokenLife - 5*time.Second

@@ -3,7 +3,9 @@
 # OpenBao (.bin/bao, or BAO_BIN), side by side, each with its own output in
 # .bin/e2e/<server>.log, printed when both have finished. Exits non-zero
 # when either suite fails. E2E_SERVERS="vault" (or "openbao") runs one only;
-# extra arguments go to `go test` (e.g. -run 'TestToken').
+# extra arguments go to `go test` (e.g. -run 'TestToken'). The few tests
+# that mostly wait (Agent and Proxy over token lives, the background tick)
+# are t.Parallel and run five at a time, after the others.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -20,7 +22,7 @@ for s in $servers; do
   start[$s]=$(date +%s)
   (
     rc=0
-    RESAMANIA_SERVER="$s" go test -count=1 -timeout 40m -v "$@" ./e2e/... > ".bin/e2e/$s.log" 2>&1 || rc=$?
+    RESAMANIA_SERVER="$s" go test -count=1 -timeout 40m -parallel 5 -v "$@" ./e2e/... > ".bin/e2e/$s.log" 2>&1 || rc=$?
     echo "$(( $(date +%s) - start[$s] ))" > ".bin/e2e/$s.seconds"
     exit $rc
   ) &

@@ -27,7 +27,7 @@ func (c *Cluster) Restart(t testing.TB, i int) {
 		n.Process.Stop()
 		t.Fatalf("restart %s: %v\n--- %s (tail) ---\n%s", n.NodeID, err, n.Process.LogPath, logTail(n.Process.LogPath, 60))
 	}
-	t.Logf("vault %s at %s restarted and unsealed in %s", n.NodeID, n.Process.Addr, time.Since(start).Round(time.Millisecond))
+	t.Logf("%s %s at %s restarted and unsealed in %s", n.Process.Flavor, n.NodeID, n.Process.Addr, time.Since(start).Round(time.Millisecond))
 }
 
 // rejoin starts a stopped node and brings it back into the cluster.
