@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The end-to-end suite on each server: Vault (.bin/vault, or VAULT_BIN) and
-# OpenBao (.bin/bao, or BAO_BIN), side by side, each with its own output in
-# .bin/e2e/<server>.log, printed when both have finished. Exits non-zero
-# when either suite fails. E2E_SERVERS="vault" (or "openbao") runs one only;
-# extra arguments go to `go test` (e.g. -run 'TestToken'). The few tests
-# that mostly wait (Agent and Proxy over token lives, the background tick)
-# are t.Parallel and run five at a time, after the others.
+# OpenBao (BAO_BIN, a `bao` v2.6+ on PATH, or .bin/bao), side by side, each
+# with its own output in .bin/e2e/<server>.log, printed when both have
+# finished. Exits non-zero when either suite fails. E2E_SERVERS="vault" (or
+# "openbao") runs one only; extra arguments go to `go test` (e.g. -run
+# 'TestToken'). The few tests that mostly wait (Agent and Proxy over token
+# lives, the background tick) are t.Parallel and run five at a time, after
+# the others.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -13,7 +14,8 @@ servers="${E2E_SERVERS:-vault openbao}"
 mkdir -p .bin/e2e
 export RESAMANIA_E2E=required
 export VAULT_BIN="${VAULT_BIN:-$root/.bin/vault}"
-export BAO_BIN="${BAO_BIN:-$root/.bin/bao}"
+# OpenBao: BAO_BIN, else a `bao` v2.6+ on PATH, else .bin/bao (scripts/find-bao.sh).
+case " $servers " in *" openbao "*) BAO_BIN="$(bash scripts/find-bao.sh)"; export BAO_BIN ;; esac
 # Built once, before both suites compile it at the same time.
 go test -count=1 -run '^$' ./e2e/ >/dev/null
 
