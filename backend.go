@@ -107,8 +107,9 @@ func newBackend(now func() time.Time) *backend {
 		health: newHealthBook(),
 		now:    now,
 	}
-	b.metrics = newMetrics(func() float64 { return float64(b.tokens.cachedCount()) })
 	b.chains = newChainCache(now, b.upstreamObserver)
+	b.metrics = newMetrics(func() float64 { return float64(b.tokens.cachedCount()) },
+		func() (float64, float64) { return lowestBudgetRatios(b.chains.budgets.All(), b.now()) })
 	index := newCredentialIndex(b.chains)
 	b.creds = newCredentialStore(b.metrics.refreshTokensRotated, index)
 	b.keepAliveScan = index

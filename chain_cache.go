@@ -38,6 +38,10 @@ type chainCache struct {
 	// gateway key's window holds back every chain that uses the key.
 	holds *upstream.GatewayHolds
 
+	// budgets is shared by every client of the mount: what the gateway's
+	// latest answer said was left of each key's rate limit and quota.
+	budgets *upstream.GatewayBudgets
+
 	// inFlight is shared by every client of the mount: at most
 	// maxUpstreamInFlight requests to Resamania at once, reads and background
 	// work alike.
@@ -59,7 +63,7 @@ type chainCache struct {
 }
 
 func newChainCache(now func() time.Time, observer func(chain string) upstream.Observer) *chainCache {
-	return &chainCache{now: now, holds: upstream.NewGatewayHolds(), inFlight: upstream.NewInFlightLimit(maxUpstreamInFlight), transports: upstream.NewTransports(),
+	return &chainCache{now: now, holds: upstream.NewGatewayHolds(), budgets: upstream.NewGatewayBudgets(), inFlight: upstream.NewInFlightLimit(maxUpstreamInFlight), transports: upstream.NewTransports(),
 		observer: observer, locks: locksutil.CreateLocks(), chains: make(map[string]*chainEntry)}
 }
 
@@ -96,7 +100,7 @@ func (c *chainCache) get(ctx context.Context, s logical.Storage, name string) (*
 	}
 	ucfg := cfg.upstreamConfig(name, c.now, c.holds)
 	ucfg.Observe = c.observer(name)
-	ucfg.InFlight, ucfg.Transports = c.inFlight, c.transports
+	ucfg.InFlight, ucfg.Transports, ucfg.Budgets = c.inFlight, c.transports, c.budgets
 	client, err := upstream.New(ucfg)
 	if err != nil {
 		return nil, fmt.Errorf("building the client of chain %q: %w", name, err)

@@ -47,6 +47,12 @@ func (e *upstreamError) Error() string {
 			msg += "; check scope in this chain's config"
 		case ue.Kind == upstream.KindGateway:
 			msg += "; set api_key in this chain's config"
+		case ue.Kind == upstream.KindNotInPlan:
+			msg += "; the gateway key is not wrong: ask Resamania to add this endpoint to the key's plan"
+		case ue.Kind == upstream.KindWrongPath:
+			msg += "; check api_base_url: after the host it must hold the gateway's environment path, as Resamania gave it (for example https://gateway.example/prod)"
+		case ue.Kind == upstream.KindNotFound:
+			msg += fmt.Sprintf("; check the chain name: %q must be Resamania's client_token of the chain", e.chain)
 		}
 	}
 	return msg

@@ -112,8 +112,8 @@ func TestGatewayHoldSurvivesReload(t *testing.T) {
 func TestNearGatewayResetIsWaitedForByTheRead(t *testing.T) {
 	env := getTestBackendWith(t, fakeresamania.Options{GatewayKey: testAPIKey})
 	env.configure(map[string]any{"api_key": testAPIKey})
-	closedFor := 1500 * time.Millisecond
-	env.fake.CloseGatewayWindow(testAPIKey, fakeresamania.LimitSpikeArrest, env.clock.Now().Add(closedFor))
+	closedFor := 1500 * time.Millisecond // a minute's rate limit in its last moments
+	env.fake.CloseGatewayWindow(testAPIKey, fakeresamania.LimitRate, env.clock.Now().Add(closedFor))
 
 	start := time.Now()
 	read := make(chan error, 1)

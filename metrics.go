@@ -19,6 +19,8 @@ const (
 	metricCredentials          = "resamania_credentials"
 	metricTokensCached         = "resamania_tokens_cached"
 	metricGoroutines           = "resamania_plugin_goroutines"
+	metricGatewayRateLeft      = "resamania_gateway_rate_limit_remaining_ratio"
+	metricGatewayQuotaLeft     = "resamania_gateway_quota_remaining_ratio"
 )
 
 // metricHelp is each metric's HELP text, also the metrics path's field descriptions.
@@ -30,6 +32,8 @@ var metricHelp = map[string]string{
 	metricCredentials:          "Member credentials by stored state (active, sign_in_required, uncertain), as counted by the last keep-alive scan on the node that owns storage.",
 	metricTokensCached:         "Tokens this plugin process holds in memory.",
 	metricGoroutines:           "Goroutines in this plugin process (every mount it serves): growth under steady load is a leak.",
+	metricGatewayRateLeft:      "The smallest share (0 to 1) of a rate-limit window's requests left, over the mount's gateway keys, as the gateway's latest answers said; 1 until one said.",
+	metricGatewayQuotaLeft:     "The smallest share (0 to 1) of a daily quota's requests left, over the mount's gateway keys, as the gateway's latest answers said; 1 until one said. Token reads warn below 0.1.",
 }
 
 // The kinds of token read, the kind label of metricTokenReads.
@@ -63,8 +67,9 @@ type metrics struct {
 	credentials          *prometheus.GaugeVec // state
 }
 
-// newMetrics registers the mount's metrics; tokensCached is read at each scrape.
-func newMetrics(tokensCached func() float64) *metrics {
+// newMetrics registers the mount's metrics; tokensCached and budgetRatios
+// are read at each scrape.
+func newMetrics(tokensCached func() float64, budgetRatios func() (rate, quota float64)) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		upstreamRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -86,7 +91,11 @@ func newMetrics(tokensCached func() float64) *metrics {
 	m.registry.MustRegister(m.upstreamRequests, m.upstreamDuration, m.tokenReads, m.refreshTokensRotated, m.credentials,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricTokensCached, Help: metricHelp[metricTokensCached]}, tokensCached),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricGoroutines, Help: metricHelp[metricGoroutines]},
-			func() float64 { return float64(runtime.NumGoroutine()) }))
+			func() float64 { return float64(runtime.NumGoroutine()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricGatewayRateLeft, Help: metricHelp[metricGatewayRateLeft]},
+			func() float64 { rate, _ := budgetRatios(); return rate }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricGatewayQuotaLeft, Help: metricHelp[metricGatewayQuotaLeft]},
+			func() float64 { _, quota := budgetRatios(); return quota }))
 	return m
 }
 

@@ -173,6 +173,7 @@ func configReadFields() map[string]*framework.FieldSchema {
 		"refresh_token_ttl": {Type: framework.TypeDurationSecond, Description: "Lifetime of members' refresh tokens, in seconds."},
 	}
 	maps.Copy(fields, healthFields())
+	maps.Copy(fields, budgetReadFields())
 	return fields
 }
 
@@ -202,6 +203,11 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 		"refresh_token_ttl": int64(cfg.refreshTokenTTL().Seconds()),
 	}
 	maps.Copy(data, b.health.fields(chainHealthSubject(chain), false))
+	ch, err := b.chains.get(ctx, req.Storage, chain)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(data, budgetFields(ch, b.now()))
 	return &logical.Response{Data: data}, nil
 }
 

@@ -134,6 +134,9 @@ func (b *backend) tokenResponse(tok *cachedToken, ch *chainEntry, r tokenRead, w
 	if warning != "" {
 		resp.AddWarning(warning)
 	}
+	if low := lowQuotaWarning(ch, now); low != "" {
+		resp.AddWarning(low)
+	}
 	return resp
 }
 

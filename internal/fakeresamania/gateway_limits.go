@@ -11,11 +11,11 @@ import (
 // LimitKind names one of the gateway's rate limits.
 type LimitKind string
 
-// The gateway's limits, in the order its policies run.
+// The gateway's limits.
 const (
-	LimitSpikeArrest LimitKind = "spike-arrest" // per 100 ms slice
-	LimitRate        LimitKind = "rate-limit"   // per minute
 	LimitQuota       LimitKind = "quota"        // per day
+	LimitRate        LimitKind = "rate-limit"   // per minute
+	LimitSpikeArrest LimitKind = "spike-arrest" // per 100 ms slice
 )
 
 // spikeSlice is the spike arrest's window.
@@ -38,13 +38,14 @@ type limitSpec struct {
 	limit   func(GatewayLimits) int
 }
 
+// limitSpecs in the order a plan runs them.
 var limitSpecs = []limitSpec{
-	{LimitSpikeArrest, spikeSlice, "X-Spike-Arrest", "Spike limit exceeded ! You reach the limit of %d requests per 100 ms.",
-		func(l GatewayLimits) int { return l.SpikeArrest }},
-	{LimitRate, time.Minute, "X-Rate-Limit", "Rate limit exceeded ! You reach the limit of %d requests per 1 minutes",
-		func(l GatewayLimits) int { return l.RatePerMinute }},
 	{LimitQuota, 24 * time.Hour, "X-Quota", "Quota exceeded ! You reach the limit of %d requests per 1 days",
 		func(l GatewayLimits) int { return l.DailyQuota }},
+	{LimitRate, time.Minute, "X-Rate-Limit", "Rate limit exceeded ! You reach the limit of %d requests per 1 minutes",
+		func(l GatewayLimits) int { return l.RatePerMinute }},
+	{LimitSpikeArrest, spikeSlice, "X-Spike-Arrest", "Spike limit exceeded ! You reach the limit of %d requests per 100 ms.",
+		func(l GatewayLimits) int { return l.SpikeArrest }},
 }
 
 // gatewayWindowID is one limit of one gateway key.
@@ -110,37 +111,31 @@ func (s *Server) GatewayRefusals(key string) int {
 	return n
 }
 
-// passGateway applies the limits to a recorded request. It returns the
-// refusal to answer, or nil after setting the headers of the active
-// limits on h. A closed window refuses first; otherwise each active limit
-// counts the request in turn, and the first one exceeded refuses it, so the
-// limits after it do not count it.
+// passGateway runs the plan's policies on a recorded request, in the order
+// a Gravitee plan chains them (quota, rate limit, spike arrest). Each policy
+// that runs counts the request and sets its headers on h, so a refusal by
+// one carries the headers of those before it, with requests left, and every
+// answer that passes carries them all. A window closed by
+// CloseGatewayWindow refuses without counting. It returns the refusal to
+// answer, or nil.
 func (s *Server) passGateway(rec *RecordedRequest, h http.Header) *gatewayRefusal {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	g := &s.gateway
 	for _, spec := range limitSpecs {
+		limit := spec.limit(g.limits)
 		id := gatewayWindowID{rec.GatewayKey, spec.kind}
 		if until, ok := g.closed[id]; ok {
 			if now.Before(until) {
-				return refuse(rec, spec, spec.limit(g.limits), until)
+				spec.setHeaders(h, limit, 0, until)
+				return refuse(rec, spec, limit, until)
 			}
 			delete(g.closed, id)
 		}
-	}
-	type pass struct {
-		spec         limitSpec
-		limit, count int
-		end          time.Time
-	}
-	var passed []pass
-	for _, spec := range limitSpecs {
-		limit := spec.limit(g.limits)
 		if limit <= 0 {
 			continue
 		}
-		id := gatewayWindowID{rec.GatewayKey, spec.kind}
 		w := g.windows[id]
 		if w == nil || !now.Before(w.end) {
 			w = &gatewayWindow{end: now.Truncate(spec.window).Add(spec.window)}
@@ -150,13 +145,10 @@ func (s *Server) passGateway(rec *RecordedRequest, h http.Header) *gatewayRefusa
 			g.windows[id] = w
 		}
 		w.count++
+		spec.setHeaders(h, limit, limit-w.count, w.end)
 		if w.count > limit {
 			return refuse(rec, spec, limit, w.end)
 		}
-		passed = append(passed, pass{spec, limit, w.count, w.end})
-	}
-	for _, p := range passed {
-		p.spec.setHeaders(h, p.limit, p.limit-p.count, p.end)
 	}
 	return nil
 }
@@ -167,10 +159,9 @@ func refuse(rec *RecordedRequest, spec limitSpec, limit int, reset time.Time) *g
 	return &gatewayRefusal{spec: spec, limit: limit, reset: reset}
 }
 
-// write answers the 429 as Gravitee does: JSON, the limit's headers, and
-// no Retry-After.
+// write answers the 429 as Gravitee does: JSON with the refusing policy's
+// message, and no Retry-After. The headers are set already.
 func (g *gatewayRefusal) write(w http.ResponseWriter) int {
-	g.spec.setHeaders(w.Header(), g.limit, 0, g.reset)
 	body, _ := json.Marshal(struct {
 		Message        string `json:"message"`
 		HTTPStatusCode int    `json:"http_status_code"`
@@ -179,13 +170,13 @@ func (g *gatewayRefusal) write(w http.ResponseWriter) int {
 	return http.StatusTooManyRequests
 }
 
-// setHeaders sets the limit's headers; each -Reset is the window's end in
-// epoch milliseconds. The spike arrest sends its slice instead of a
-// remaining count.
+// setHeaders sets the limit's headers as its policy does; each -Reset is
+// the window's end in epoch milliseconds. The spike arrest sends its slice
+// ("100ms") instead of a remaining count.
 func (spec limitSpec) setHeaders(h http.Header, limit, remaining int, reset time.Time) {
 	h.Set(spec.header+"-Limit", strconv.Itoa(limit))
 	if spec.kind == LimitSpikeArrest {
-		h.Set(spec.header+"-Slice-Period", strconv.FormatInt(spikeSlice.Milliseconds(), 10))
+		h.Set(spec.header+"-Slice-Period", strconv.FormatInt(spikeSlice.Milliseconds(), 10)+"ms")
 	} else {
 		h.Set(spec.header+"-Remaining", strconv.Itoa(max(remaining, 0)))
 	}

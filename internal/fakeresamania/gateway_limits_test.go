@@ -35,14 +35,22 @@ func requireLimited(t *testing.T, a answer, now time.Time, prefix, message strin
 	require.Empty(t, a.header.Values("Retry-After"), "Gravitee sends no Retry-After")
 	require.Equal(t, strconv.Itoa(limit), a.header.Get(prefix+"-Limit"))
 	if prefix == "X-Spike-Arrest" {
-		require.Equal(t, "100", a.header.Get(prefix+"-Slice-Period"))
+		require.Equal(t, "100ms", a.header.Get(prefix+"-Slice-Period"))
 		require.Empty(t, a.header.Values(prefix+"-Remaining"))
 	} else {
 		require.Equal(t, "0", a.header.Get(prefix+"-Remaining"))
 	}
-	for _, other := range []string{"X-Spike-Arrest", "X-Rate-Limit", "X-Quota"} {
-		if other != prefix {
-			require.Empty(t, a.header.Values(other+"-Reset"), "only the limit reached")
+	ran := true // the plan's policies run in this order: those before the refusing one ran
+	for _, other := range []string{"X-Quota", "X-Rate-Limit", "X-Spike-Arrest"} {
+		switch {
+		case other == prefix:
+			ran = false
+		case ran && a.header.Get(other+"-Limit") != "":
+			remaining, err := strconv.Atoi(a.header.Get(other + "-Remaining"))
+			require.NoError(t, err, "%s ran first and says what is left", other)
+			require.Positive(t, remaining, "%s ran first and did not refuse", other)
+		case !ran:
+			require.Empty(t, a.header.Values(other+"-Reset"), "%s runs after the refusing policy", other)
 		}
 	}
 	ms, err := strconv.ParseInt(a.header.Get(prefix+"-Reset"), 10, 64)
@@ -207,7 +215,7 @@ func TestCloseGatewayWindow(t *testing.T) {
 	a := postKeyed(t, srv, chain, gatewayKey, ccForm())
 	requireToken(t, a)
 	require.Equal(t, "999", a.header.Get("X-Rate-Limit-Remaining"), "the closed window counted nothing")
-	require.Equal(t, "49999", a.header.Get("X-Quota-Remaining"))
+	require.Equal(t, "49993", a.header.Get("X-Quota-Remaining"), "the quota runs before the rate limit: it counted the six refusals too")
 
 	// A zero time reopens a window at once; a spike arrest closes with its own answer.
 	srv.CloseGatewayWindow(gatewayKey, fakeresamania.LimitSpikeArrest, clock.Now().Add(time.Hour))
@@ -227,4 +235,37 @@ func TestGatewayKeyCheckedBeforeLimits(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, postKeyed(t, srv, chain, "wrong", ccForm()).status)
 	}
 	requireToken(t, postKeyed(t, srv, chain, gatewayKey, ccForm())) // the 401s counted nothing
+}
+
+// TestEveryAnswerCarriesEveryPolicysHeaders: as Gravitee does, each policy
+// that ran sets its headers on the answer, whatever the answer is.
+func TestEveryAnswerCarriesEveryPolicysHeaders(t *testing.T) {
+	clock := testsupport.NewClock()
+	srv := newServer(t, fakeresamania.Options{Now: clock.Now})
+	srv.SetGatewayLimits(fakeresamania.GatewayLimits{SpikeArrest: 2, RatePerMinute: 1000, DailyQuota: 50000})
+
+	requireEveryPolicy := func(a answer, quotaLeft, rateLeft string) {
+		t.Helper()
+		require.Equal(t, quotaLeft, a.header.Get("X-Quota-Remaining"))
+		require.Equal(t, rateLeft, a.header.Get("X-Rate-Limit-Remaining"))
+		require.Equal(t, "2", a.header.Get("X-Spike-Arrest-Limit"))
+		require.Equal(t, "100ms", a.header.Get("X-Spike-Arrest-Slice-Period"))
+		require.Empty(t, a.header.Values("X-Spike-Arrest-Remaining"), "the spike arrest sends no Remaining")
+		for _, p := range []string{"X-Quota", "X-Rate-Limit", "X-Spike-Arrest"} {
+			_, err := strconv.ParseInt(a.header.Get(p+"-Reset"), 10, 64)
+			require.NoError(t, err, p)
+		}
+	}
+	requireEveryPolicy(postKeyed(t, srv, chain, gatewayKey, ccForm()), "49999", "999") // a token
+	bad := ccForm()
+	bad.Set("client_secret", "wrong")
+	a := postKeyed(t, srv, chain, gatewayKey, bad) // an OAuth error behind the gateway
+	require.Equal(t, http.StatusBadRequest, a.status)
+	requireEveryPolicy(a, "49998", "998")
+
+	// The third request in the slice: the spike arrest refuses, after the
+	// quota and the rate limit counted it and said what is left.
+	a = postKeyed(t, srv, chain, gatewayKey, ccForm())
+	requireLimited(t, a, clock.Now(), "X-Spike-Arrest", "Spike limit exceeded ! You reach the limit of 2 requests per 100 ms.", 2)
+	requireEveryPolicy(a, "49997", "997")
 }

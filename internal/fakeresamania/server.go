@@ -49,6 +49,7 @@ type Server struct {
 	faults        []*Fault                     // pending faults, first match wins
 	requests      []*RecordedRequest           // token-endpoint requests since the last reset
 	gateway       gatewayState                 // the gateway's rate limits, counts and closed windows
+	outsidePlan   map[string]bool              // client_tokens whose token endpoint the gateway key's plan does not cover
 	inFlight      int                          // token requests being answered now
 	inFlightMax   int                          // the most token requests answered at once since the last reset
 }
@@ -122,7 +123,12 @@ func (s *Server) Close() {
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	clientToken, route := s.route(r.URL.Path)
+	clientToken, route, served := s.route(r.URL.Path)
+	if !served {
+		// Gravitee matches the environment's context path before anything else.
+		writeText(w, http.StatusNotFound, noContextPathText)
+		return
+	}
 	// The gateway answers before the OAuth server sees anything, with a
 	// body that is not an OAuth error. The login page is a member's browser
 	// destination, which cannot carry the key, so it is not guarded.
@@ -142,17 +148,48 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// route splits "{prefix}/{client_token}/{route}".
-func (s *Server) route(path string) (clientToken, route string) {
+// noContextPathText is Gravitee's answer for a path no API is deployed on.
+const noContextPathText = "No context-path matches the request URI."
+
+// route splits "{prefix}/{client_token}/{route}"; served is false for a
+// path outside the environment's prefix, which the gateway serves no API on.
+func (s *Server) route(path string) (clientToken, route string, served bool) {
 	rest, ok := strings.CutPrefix(path, s.prefix+"/")
 	if !ok {
-		return "", ""
+		return "", "", false
 	}
 	clientToken, route, _ = strings.Cut(rest, "/")
 	if clientToken == "" {
-		return "", ""
+		return "", "", true
 	}
-	return clientToken, route
+	return clientToken, route, true
+}
+
+// LeaveOutOfPlan makes the token endpoint of clientToken one the gateway
+// key's plan does not cover: Resamania answers 403
+// api.error.scope.unauthorized-endpoint.
+func (s *Server) LeaveOutOfPlan(clientToken string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.outsidePlan == nil {
+		s.outsidePlan = map[string]bool{}
+	}
+	s.outsidePlan[clientToken] = true
+}
+
+// endpointRefusal is Resamania's answer, behind the gateway, to a token
+// request it serves no OAuth server for: 403 for a chain outside the key's
+// plan, 404 for a client_token it does not know. 0 when it serves one.
+func (s *Server) endpointRefusal(clientToken string) (status int, body string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.outsidePlan[clientToken]:
+		return http.StatusForbidden, `{"code":403,"message":"api.error.scope.unauthorized-endpoint"}`
+	case len(s.clients[clientToken]) == 0:
+		return http.StatusNotFound, `{"code":404,"message":"Item not found"}`
+	}
+	return 0, ""
 }
 
 func (s *Server) now() time.Time {

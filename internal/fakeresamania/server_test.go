@@ -51,6 +51,7 @@ func TestPathPrefix(t *testing.T) {
 	withoutPrefix := strings.TrimSuffix(srv.URL(), "/integration") + "/" + chain + "/oauth/v2/token"
 	a := send(t, formRequest(t, withoutPrefix, ccForm()))
 	require.Equal(t, http.StatusNotFound, a.status)
+	require.Equal(t, "No context-path matches the request URI.", a.raw, "Gravitee's answer for a path no API is deployed on")
 	require.Equal(t, 1, srv.TokenRequests("", ""))
 }
 
@@ -58,8 +59,26 @@ func TestUnknownRouteAndChain(t *testing.T) {
 	srv := newServer(t, fakeresamania.Options{})
 	a := send(t, formRequest(t, srv.URL()+"/"+chain+"/oauth/v2/other", ccForm()))
 	require.Equal(t, http.StatusNotFound, a.status)
-	// An unknown client_token has no clients at all.
-	requireOAuthError(t, send(t, formRequest(t, srv.TokenURL("nochain"), ccForm())), "invalid_client")
+	// An unknown client_token: Resamania's 404, before any OAuth.
+	a = send(t, formRequest(t, srv.TokenURL("nochain"), ccForm()))
+	require.Equal(t, http.StatusNotFound, a.status)
+	require.Equal(t, map[string]any{"code": float64(404), "message": "Item not found"}, a.json)
+}
+
+func TestEndpointOutsideTheKeysPlan(t *testing.T) {
+	srv := newServer(t, fakeresamania.Options{})
+	srv.LeaveOutOfPlan(chain)
+	a := postForm(t, srv, ccForm())
+	require.Equal(t, http.StatusForbidden, a.status)
+	require.Equal(t, "api.error.scope.unauthorized-endpoint", a.json["message"])
+	require.Empty(t, srv.IssuedAccessTokens())
+}
+
+func TestGatewayKeyIsCheckedAfterTheContextPath(t *testing.T) {
+	srv := newServer(t, fakeresamania.Options{PathPrefix: "/prod", GatewayKey: "gk-123"})
+	a := send(t, formRequest(t, strings.TrimSuffix(srv.URL(), "/prod")+"/staging/"+chain+"/oauth/v2/token", ccForm()))
+	require.Equal(t, http.StatusNotFound, a.status, "a wrong environment path is a 404 even without the key")
+	require.Equal(t, "No context-path matches the request URI.", a.raw)
 }
 
 func TestTLS(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 // maxTokenBody bounds what the token endpoint reads.
 const maxTokenBody = 1 << 20
 
-// serveToken is POST {prefix}/{client_token}/oauth/v2/token.
+// serveToken is {prefix}/{client_token}/oauth/v2/token, POST or GET.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, clientToken string) {
 	defer s.enter()()
 	form, jsonBody := readTokenBody(w, r)
@@ -19,6 +19,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, clientToken 
 	var status int
 	if refusal := s.passGateway(rec, w.Header()); refusal != nil {
 		status = refusal.write(w) // the OAuth server never sees it
+	} else if refused, body := s.endpointRefusal(clientToken); refused != 0 {
+		status = refused
+		writeRaw(w, status, "application/json", body)
 	} else {
 		status = s.answerToken(w, r, clientToken, form)
 	}
@@ -29,8 +32,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, clientToken 
 
 // answerToken writes the answer, faults included, and returns its status.
 func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, clientToken string, form url.Values) int {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		// FOSOAuthServerBundle's token route takes GET and POST.
+		w.Header().Set("Allow", "GET, POST")
 		writeText(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 		return http.StatusMethodNotAllowed
 	}
@@ -78,13 +82,23 @@ func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, clientToken
 	return status
 }
 
-// readTokenBody reads a form or a JSON body into form values. Query
-// parameters are ignored, as the library reads the POST body only.
+// readTokenBody reads what the library reads (oauth2-php's
+// grantAccessToken): a GET's query parameters; a POST's body, urlencoded,
+// multipart or JSON, and not its query parameters.
 func readTokenBody(w http.ResponseWriter, r *http.Request) (form url.Values, jsonBody bool) {
+	if r.Method == http.MethodGet {
+		return r.URL.Query(), false
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxTokenBody)
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mediaType == "application/json" {
+	switch mediaType {
+	case "application/json":
 		return readJSONForm(r), true
+	case "multipart/form-data":
+		if err := r.ParseMultipartForm(maxTokenBody); err != nil || r.MultipartForm == nil {
+			return url.Values{}, false
+		}
+		return url.Values(r.MultipartForm.Value), false
 	}
 	if err := r.ParseForm(); err != nil || r.PostForm == nil {
 		return url.Values{}, false

@@ -1,6 +1,8 @@
 package fakeresamania_test
 
 import (
+	"bytes"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -73,14 +75,29 @@ func TestBasicAuthWinsOverBody(t *testing.T) {
 	require.True(t, reqs[1].UsedBasicAuth)
 }
 
-func TestTokenEndpointRejectsOtherMethods(t *testing.T) {
+func TestTokenEndpointTakesGETAndMultipartAsTheBundleDoes(t *testing.T) {
 	srv := newServer(t, fakeresamania.Options{})
 	req, err := http.NewRequest(http.MethodGet, srv.TokenURL(chain)+"?"+ccForm().Encode(), nil)
 	require.NoError(t, err)
+	requireToken(t, send(t, req))
+
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, v := range ccForm() {
+		require.NoError(t, mw.WriteField(k, v[0]))
+	}
+	require.NoError(t, mw.Close())
+	req, err = http.NewRequest(http.MethodPost, srv.TokenURL(chain), &body)
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	requireToken(t, send(t, req))
+
+	req, err = http.NewRequest(http.MethodPut, srv.TokenURL(chain), strings.NewReader(ccForm().Encode()))
+	require.NoError(t, err)
 	a := send(t, req)
 	require.Equal(t, http.StatusMethodNotAllowed, a.status)
-	require.Equal(t, "POST", a.header.Get("Allow"))
-	require.Equal(t, 1, srv.TokenRequests(chain, ""))
+	require.Equal(t, "GET, POST", a.header.Get("Allow"))
+	require.Equal(t, 3, srv.TokenRequests(chain, ""))
 }
 
 func TestQueryParametersAreIgnored(t *testing.T) {

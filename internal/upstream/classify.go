@@ -52,11 +52,21 @@ func classify(err error, a *attempt, attemptCtx, parentCtx context.Context, atte
 func classifyStatus(e *Error, re *oauth2.RetrieveError, a *attempt) *Error {
 	status := re.Response.StatusCode
 	e.Status = status
+	if status == 403 || status == 404 || status == 429 {
+		e.text = gatewayText(re.Body)
+	}
 	switch {
+	case status == 403:
+		// The token endpoint's own errors are 400s: a 403 is the gateway's.
+		e.Kind = KindNotInPlan
+	case status == 404 && strings.Contains(e.text, noContextPathText):
+		e.Kind = KindWrongPath
 	case re.ErrorCode != "" && status < 500:
 		e.Kind, e.Code, e.Description = KindRejected, clip(re.ErrorCode, 64), re.ErrorDescription
-	case status == 401 || status == 403:
+	case status == 401:
 		e.Kind = KindGateway
+	case status == 404:
+		e.Kind = KindNotFound
 	case status == 429 || status >= 500:
 		e.Kind, e.Detail = KindTransient, fmt.Sprintf("HTTP %d%s", status, bodyKind(a.contentType))
 	case status >= 300 && status < 400:

@@ -34,6 +34,9 @@ type Config struct {
 	// Holds, shared by the clients of a mount, keeps every request that uses
 	// a gateway key back while a 429 has closed one of the key's windows.
 	Holds *GatewayHolds
+	// Budgets, shared by the clients of a mount, keeps what the gateway's
+	// latest answer said was left of each key's rate limit and quota.
+	Budgets *GatewayBudgets
 	// Observe, when set, is told of every request sent: metrics and logs.
 	Observe Observer
 	// InFlight, shared by the clients of a mount, bounds the requests they
@@ -98,6 +101,11 @@ func (c *Client) CloseIdleConnections() {
 		c.pool.CloseIdleConnections()
 	}
 }
+
+// Budget is what the gateway's latest answer said was left of the rate limit
+// and the quota of this client's gateway key (answers to other chains on the
+// key included); ok is false before any answer told it.
+func (c *Client) Budget() (GatewayBudget, bool) { return c.cfg.Budgets.Of(c.key) }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
@@ -249,7 +257,7 @@ func (c *Client) attemptUnlessHeld(ctx context.Context, grant string, fetch func
 	tok, err := c.attemptOnce(ctx, fetch, scrub)
 	took := time.Since(start)
 	if err != nil && err.Status == http.StatusTooManyRequests {
-		if w, ok := closedWindow(err.header, now); ok {
+		if w, ok := closedWindow(err.header, err.text, now); ok {
 			err.Window = &w
 			err.RetryAfter = max(err.RetryAfter, w.Until.Sub(now))
 			c.cfg.Holds.closeAndTell(c.key, w)
@@ -267,6 +275,7 @@ func (c *Client) attemptOnce(ctx context.Context, fetch func(context.Context) (*
 	defer cancel()
 	actx = context.WithValue(withAttempt(actx, a), oauth2.HTTPClient, c.http)
 	tok, err := fetch(actx)
+	c.cfg.Budgets.note(c.key, a.header, c.cfg.Now())
 	if err == nil {
 		t, perr := tokenFromOAuth2(tok, c.cfg.Now())
 		if perr != nil {

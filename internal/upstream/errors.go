@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -25,6 +26,23 @@ const (
 	KindProtocol
 	// KindTLS: the server's certificate is not trusted; ca_pem may fix it.
 	KindTLS
+	// KindNotInPlan: the gateway refused the call with a 403: the key was
+	// accepted, but the endpoint is not in its plan. Only Resamania can fix it.
+	KindNotInPlan
+	// KindWrongPath: the gateway serves no API at the path (a 404 "No
+	// context-path matches the request URI."): the environment path in
+	// api_base_url is wrong.
+	KindWrongPath
+	// KindNotFound: a 404 from behind the gateway: Resamania knows no chain
+	// by the client_token in the path.
+	KindNotFound
+)
+
+// Texts the gateway and Resamania are known to send with a refusal
+// (docs/resamania.md); only these are ever quoted from a body.
+const (
+	noContextPathText        = "No context-path matches the request URI."
+	unauthorizedEndpointText = "api.error.scope.unauthorized-endpoint"
 )
 
 // Error is a failed token request, described without any secret: it names the
@@ -43,7 +61,8 @@ type Error struct {
 	// Window is the gateway limit a 429 reached and when it ends; with Sent
 	// false, the request was held back because that window was still closed.
 	Window *LimitWindow
-	header http.Header // a 429's headers, read for Window
+	header http.Header // the answer's headers, read for Window
+	text   string      // a refusal's body text, matched against known texts, never shown
 }
 
 func (e *Error) Error() string {
@@ -56,6 +75,15 @@ func (e *Error) Error() string {
 		}
 	case KindGateway:
 		msg = fmt.Sprintf("Resamania's API gateway refused the request (HTTP %d): the gateway key (api_key) is missing or wrong", e.Status)
+	case KindNotInPlan:
+		msg = fmt.Sprintf("Resamania's API gateway refused the request (HTTP %d): the gateway key was accepted, but this endpoint is not in its plan", e.Status)
+		if strings.Contains(e.text, unauthorizedEndpointText) {
+			msg += " (" + unauthorizedEndpointText + ")"
+		}
+	case KindWrongPath:
+		msg = fmt.Sprintf("Resamania's API gateway serves no API at this path (HTTP %d: %q)", e.Status, noContextPathText)
+	case KindNotFound:
+		msg = fmt.Sprintf("the token endpoint answered HTTP %d (not found): Resamania knows no club chain by this client_token", e.Status)
 	case KindTransient:
 		if e.Window != nil {
 			msg = e.windowMessage()
@@ -107,8 +135,18 @@ func MaySpendGrant(err error) bool {
 	if !errors.As(err, &e) {
 		return true
 	}
-	// A 429 was refused before processing (RFC 6585).
-	return e.Sent && e.Kind != KindRejected && e.Kind != KindGateway && e.Status != 429
+	// A 429 was refused before processing (RFC 6585); the gateway's own
+	// refusals, and a 404, never reached a grant.
+	return e.Sent && !e.Kind.refusedUnprocessed() && e.Status != 429
+}
+
+// refusedUnprocessed: an answer of this kind says the grant was not processed.
+func (k Kind) refusedUnprocessed() bool {
+	switch k {
+	case KindRejected, KindGateway, KindNotInPlan, KindWrongPath, KindNotFound:
+		return true
+	}
+	return false
 }
 
 func protocolError(detail string) *Error {

@@ -3,64 +3,22 @@ package upstream
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
 
-// Resamania's gateway limits each gateway key (SERVER-BEHAVIOUR.md): a spike
+// Resamania's gateway limits each gateway key (docs/resamania.md): a spike
 // arrest per 100 ms slice, a rate limit per minute and a daily quota. Past one
 // it answers 429 with no Retry-After, and says when the window ends in
-// X-<Limit>-Reset, in epoch milliseconds. It asks integrators to back off and
-// never loop.
-
-// gatewayLimit is one of the gateway's limits, by its header prefix.
-type gatewayLimit struct {
-	header string // X-Rate-Limit, X-Quota, X-Spike-Arrest
-	name   string // as an operator reads it
-}
-
-var gatewayLimits = []gatewayLimit{
-	{"X-Spike-Arrest", "spike arrest"},
-	{"X-Rate-Limit", "rate limit"},
-	{"X-Quota", "daily quota"},
-}
+// X-<Limit>-Reset (gateway_headers.go reads which). It asks integrators to
+// back off and never loop.
 
 // LimitWindow is a closed window of a gateway key: no request that uses the
 // key is sent before Until.
 type LimitWindow struct {
 	Limit string // which limit, as gatewayLimit.name
 	Until time.Time
-}
-
-// closedWindow reads which limit a 429 answer says was reached, and until
-// when: of the limits whose Remaining is 0 (all of them, when the gateway
-// sends no Remaining), the one that ends last. ok is false without a usable
-// reset header.
-func closedWindow(h http.Header, now time.Time) (w LimitWindow, ok bool) {
-	var anyExhausted bool
-	for _, l := range gatewayLimits {
-		if h.Get(l.header+"-Remaining") == "0" {
-			anyExhausted = true
-		}
-	}
-	for _, l := range gatewayLimits {
-		if anyExhausted && h.Get(l.header+"-Remaining") != "0" {
-			continue
-		}
-		ms, err := strconv.ParseInt(strings.TrimSpace(h.Get(l.header+"-Reset")), 10, 64)
-		if err != nil || ms <= 0 {
-			continue
-		}
-		until := time.UnixMilli(ms)
-		if until.After(now) && until.After(w.Until) {
-			w, ok = LimitWindow{Limit: l.name, Until: until}, true
-		}
-	}
-	return w, ok
 }
 
 // GatewayHolds remembers, per gateway key, the windows a 429 closed, so that

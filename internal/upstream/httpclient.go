@@ -61,7 +61,7 @@ type attempt struct {
 	contentType string
 	retryAfter  string
 	location    string
-	header      http.Header // a 429's headers, for the gateway's windows
+	header      http.Header // the answer's headers, for the gateway's windows and budgets
 	bodyErr     error       // the first error reading the body: oauth2 keeps only its text
 	// body is a 2xx answer's body as read (at most maxBodyBytes), kept only
 	// to salvage a rotated refresh token from an answer oauth2 refuses.
@@ -88,9 +88,7 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 		a.contentType = resp.Header.Get("Content-Type")
 		a.retryAfter = resp.Header.Get("Retry-After")
 		a.location = resp.Header.Get("Location")
-		if resp.StatusCode == http.StatusTooManyRequests {
-			a.header = resp.Header.Clone()
-		}
+		a.header = resp.Header // read only, once the exchange is over
 	}
 	resp.Body = &limitedBody{ReadCloser: resp.Body, left: maxBodyBytes, a: a}
 	return resp, nil

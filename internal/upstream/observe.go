@@ -31,7 +31,7 @@ const (
 
 // Outcome names how a request ended, in one of a few fixed words fit for a
 // metric label: ok, rejected (an OAuth error), gateway_refused (401/403 from
-// the gateway), rate_limited (429), server_error (5xx), unreachable (no
+// or 404 from the gateway), rate_limited (429), server_error (5xx), unreachable (no
 // answer: refused, reset, timed out), protocol (not a token answer), tls.
 func Outcome(e *Error) string {
 	switch {
@@ -39,11 +39,11 @@ func Outcome(e *Error) string {
 		return "ok"
 	case e.Kind == KindRejected:
 		return "rejected"
-	case e.Kind == KindGateway:
+	case e.Kind == KindGateway, e.Kind == KindNotInPlan, e.Kind == KindWrongPath:
 		return "gateway_refused"
 	case e.Kind == KindTLS:
 		return "tls"
-	case e.Kind == KindProtocol:
+	case e.Kind == KindProtocol, e.Kind == KindNotFound:
 		return "protocol"
 	case e.Status == http.StatusTooManyRequests:
 		return "rate_limited"
