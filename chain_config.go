@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -50,6 +52,20 @@ type chainConfig struct {
 	// RefreshTokenTTL is how long the server keeps a refresh token; it never
 	// says so itself. Zero in configs stored before the field existed.
 	RefreshTokenTTL time.Duration `json:"refresh_token_ttl,omitempty"`
+	// LoginURL is the members' sign-in page, {client_token} in it replaced;
+	// empty is the documented one under APIBaseURL.
+	LoginURL string `json:"login_url,omitempty"`
+}
+
+// loginPlaceholder in login_url stands for the chain's client_token.
+const loginPlaceholder = "{client_token}"
+
+// loginPage is the page the chain's members sign in on, without its query.
+func (c *chainConfig) loginPage(chain string) string {
+	if c.LoginURL == "" {
+		return upstream.LoginPage(c.APIBaseURL, chain)
+	}
+	return strings.ReplaceAll(c.LoginURL, loginPlaceholder, url.PathEscape(chain))
 }
 
 func getChainConfig(ctx context.Context, s logical.Storage, chain string) (*chainConfig, error) {
@@ -178,6 +194,26 @@ func (c *chainConfig) validate() error {
 		if _, err := upstream.ParseCAPEM(c.CAPEM); err != nil {
 			return err
 		}
+	}
+	return c.validateLoginURL()
+}
+
+// validateLoginURL: a sign-in page members' browsers can be sent to, on
+// https (http only on a loopback host, as api_base_url), with no query of
+// its own: auth-code-url adds the OAuth one.
+func (c *chainConfig) validateLoginURL() error {
+	if c.LoginURL == "" {
+		return nil
+	}
+	if len(c.LoginURL) > 2048 {
+		return fmt.Errorf("login_url is longer than 2048 characters")
+	}
+	probe := strings.ReplaceAll(c.LoginURL, loginPlaceholder, "chain")
+	if _, err := upstream.NormalizeBaseURL(probe); err != nil {
+		return errors.New(strings.Replace(err.Error(), "api_base_url", "login_url", 1))
+	}
+	if u, err := url.Parse(probe); err != nil || u.RawQuery != "" || u.Fragment != "" || u.Scheme == "" {
+		return fmt.Errorf("login_url must be an absolute URL without a query or fragment, such as https://api.resamania.com/oauth/login/{client_token}")
 	}
 	return nil
 }

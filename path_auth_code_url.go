@@ -101,7 +101,7 @@ func (b *backend) pathAuthCodeURLWrite(ctx context.Context, req *logical.Request
 		return nil, err
 	}
 	return &logical.Response{Data: map[string]any{
-		"url":        upstream.LoginURL(cfg.APIBaseURL, chain, cfg.ClientID, redirectURI, state, scope),
+		"url":        upstream.LoginURL(cfg.loginPage(chain), cfg.ClientID, redirectURI, state, scope),
 		"state":      state,
 		"expires_at": expires.UTC().Format(time.RFC3339),
 	}}, nil

@@ -152,6 +152,15 @@ func configFields() map[string]*framework.FieldSchema {
 			Description: "Kept for older configs: true is lease_mode=none, false turns none back into non_renewable.",
 			Default:     false,
 		},
+		"login_url": {
+			Type:        framework.TypeString,
+			Description: "The page members sign in on, for auth-code-url; {client_token} in it is replaced by the chain's. Empty is the documented {api_base_url}/{client_token}/oauth/login. Set it where members sign in on another host than the API's gateway (a browser cannot send the gateway key), for example https://api.resamania.com/oauth/login/{client_token}.",
+		},
+		"verify_connection": {
+			Type:        framework.TypeBool,
+			Description: "Mint one token with the new settings before storing them; on failure nothing is stored and the previous config stays in force. Not stored itself. false stores without any request (bulk tooling). A write that changes nothing tokens are minted with sends no request either way.",
+			Default:     true,
+		},
 	}
 }
 
@@ -171,6 +180,7 @@ func configReadFields() map[string]*framework.FieldSchema {
 		"no_lease":          {Type: framework.TypeBool, Description: "Whether tokens are returned without a lease (lease_mode none)."},
 		"share_api_key":     {Type: framework.TypeBool, Description: "Whether token reads return the gateway key."},
 		"refresh_token_ttl": {Type: framework.TypeDurationSecond, Description: "Lifetime of members' refresh tokens, in seconds."},
+		"login_url":         {Type: framework.TypeString, Description: "The page this chain's members sign in on (auth-code-url adds the query)."},
 	}
 	maps.Copy(fields, healthFields())
 	maps.Copy(fields, budgetReadFields())
@@ -201,6 +211,7 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 		"no_lease":          cfg.leaseMode() == leaseNone,
 		"share_api_key":     cfg.ShareAPIKey,
 		"refresh_token_ttl": int64(cfg.refreshTokenTTL().Seconds()),
+		"login_url":         cfg.loginPage(chain),
 	}
 	maps.Copy(data, b.health.fields(chainHealthSubject(chain), false))
 	ch, err := b.chains.get(ctx, req.Storage, chain)
@@ -223,29 +234,48 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	var resp *logical.Response
+	var respErr error
 	err := b.changeChain(chain, func() error {
-		cfg, err := getChainConfig(ctx, req.Storage, chain)
+		stored, err := getChainConfig(ctx, req.Storage, chain)
 		if err != nil {
 			return err
 		}
-		if cfg == nil {
-			cfg = &chainConfig{RequestTimeout: defaultRequestTimeout, RefreshTokenTTL: defaultRefreshTokenTTL}
+		cfg := &chainConfig{RequestTimeout: defaultRequestTimeout, RefreshTokenTTL: defaultRefreshTokenTTL}
+		if stored != nil {
+			*cfg = *stored
 		}
 		applyConfigFields(cfg, d)
 		if err := cfg.validate(); err != nil {
 			resp = logical.ErrorResponse(err.Error())
 			return nil
 		}
+		// A token is minted with what the fingerprint holds: when that is
+		// unchanged, so is the cached token, and there is nothing to prove.
+		mintingChanged := stored == nil || stored.fingerprint() != cfg.fingerprint()
+		var verified *cachedToken
+		if mintingChanged && d.Get("verify_connection").(bool) {
+			if verified, err = b.verifyConnection(ctx, chain, cfg); err != nil {
+				resp, respErr = verifyFailure(err)
+				return nil
+			}
+		}
 		if err := putChainConfig(ctx, req.Storage, chain, cfg); err != nil {
 			return err
 		}
-		// The cached token was minted with the old client: it must not outlive it.
-		return deleteStoredToken(ctx, req.Storage, chain)
+		switch {
+		case verified != nil:
+			// The verified token serves the first read: no second request.
+			return putJSON(ctx, req.Storage, tokenStoragePrefix+chain, "the verified token", verified)
+		case mintingChanged:
+			// The cached token was minted with the old client: it must not outlive it.
+			return deleteStoredToken(ctx, req.Storage, chain)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return resp, nil
+	return resp, respErr
 }
 
 // changeChain runs fn, a change of the chain's config, while neither a mint of
@@ -271,6 +301,7 @@ func (b *backend) forgetChainTokens(chain string) {
 // update changes only what it names.
 func applyConfigFields(cfg *chainConfig, d *framework.FieldData) {
 	for name, dst := range map[string]*string{
+		"login_url":     &cfg.LoginURL,
 		"api_base_url":  &cfg.APIBaseURL,
 		"client_id":     &cfg.ClientID,
 		"client_secret": &cfg.ClientSecret,
@@ -354,10 +385,20 @@ chain's client_token (Resamania's identifier of the chain):
   vault write resamania/config/mychain \
       api_base_url=https://api.example.test client_id=123_abc client_secret=...
 
+A write first mints one token with the new settings (verify_connection,
+true by default): if Resamania refuses, nothing is stored and the previous
+config stays in force; the error says what Resamania answered and what to
+fix. The verified token then serves the first read. verify_connection=false
+stores without any request.
+
 An update changes only the fields it names. client_secret and api_key are
-write-only: a read says only whether they are set. Changing or deleting a
-chain's config drops its cached token, so the next read mints with the new
-client.
+write-only: a read says only whether they are set. Changing what tokens are
+minted with (the URL, the client, its secret, the gateway key, the scopes,
+the CAs) replaces the chain's cached token; deleting the config drops it.
+
+The read also shows what the gateway's latest answer said is left of the
+gateway key's rate limit and quota (gateway_rate_remaining,
+gateway_quota_remaining and their resets).
 `
 
 const pathConfigListHelpSyn = `List the configured club chains.`
