@@ -82,5 +82,9 @@ func (b *backend) initialize(ctx context.Context, req *logical.InitializationReq
 		// Not fatal: the gateway will say again, with one 429.
 		b.Logger().Warn("could not restore the stored gateway holds", "error", err)
 	}
+	if err := b.removeOrphans(ctx, req.Storage); err != nil {
+		// Not fatal: the next start tries again.
+		b.Logger().Warn("could not remove what earlier versions left of deleted chains", "error", err)
+	}
 	return nil
 }

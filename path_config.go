@@ -53,11 +53,14 @@ func pathConfigEntry(b *backend) *framework.Path {
 			},
 			logical.DeleteOperation: &framework.PathOperation{
 				Callback: b.pathConfigDelete,
-				Summary:  "Delete a club chain's configuration and its cached token.",
+				Summary:  "Delete a club chain and everything stored under it: its tokens, members' credentials, contacts and pending sign-ins.",
 				DisplayAttrs: &framework.DisplayAttributes{
 					OperationVerb: "delete",
 				},
-				Responses: map[int][]framework.Response{http.StatusNoContent: {{Description: "deleted"}}},
+				Responses: map[int][]framework.Response{
+					http.StatusNoContent: {{Description: "deleted; nothing else was stored under the chain"}},
+					http.StatusOK:        {{Description: "deleted, with a warning that counts the member credentials and contacts deleted with it"}},
+				},
 			},
 		},
 		ExistenceCheck:  b.pathConfigExists,
@@ -357,15 +360,17 @@ func leaseModeConflict(d *framework.FieldData) error {
 
 func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	chain := d.Get("client_token").(string)
-	return nil, b.changeChain(chain, func() error {
-		if err := req.Storage.Delete(ctx, configStoragePrefix+chain); err != nil {
-			return fmt.Errorf("deleting the config of chain %q: %w", chain, err)
-		}
-		if err := deleteStoredScopedTokens(ctx, req.Storage, chain); err != nil {
-			return err
-		}
-		return deleteStoredToken(ctx, req.Storage, chain)
-	})
+	if err := validateClientToken(chain); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	done, err := b.deleteChain(ctx, req.Storage, chain)
+	if err != nil {
+		return nil, err
+	}
+	if warnings := done.warnings(chain); len(warnings) > 0 {
+		return &logical.Response{Warnings: warnings}, nil
+	}
+	return nil, nil
 }
 
 func (b *backend) pathConfigListRead(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
@@ -394,7 +399,13 @@ stores without any request.
 An update changes only the fields it names. client_secret and api_key are
 write-only: a read says only whether they are set. Changing what tokens are
 minted with (the URL, the client, its secret, the gateway key, the scopes,
-the CAs) replaces the chain's cached token; deleting the config drops it.
+the CAs) replaces the chain's cached token.
+
+Deleting a chain deletes everything stored under it: its config, its tokens
+of every scope, its members' credentials (their refresh tokens: members must
+sign in again if the chain is configured again), its contacts (members'
+emails) and its pending sign-ins. The response warns how many credentials
+and contacts went with it.
 
 The read also shows what the gateway's latest answer said is left of the
 gateway key's rate limit and quota (gateway_rate_remaining,
