@@ -212,7 +212,7 @@ func (c *chainConfig) validateLoginURL() error {
 	if _, err := upstream.NormalizeBaseURL(probe); err != nil {
 		return errors.New(strings.Replace(err.Error(), "api_base_url", "login_url", 1))
 	}
-	if u, err := url.Parse(probe); err != nil || u.RawQuery != "" || u.Fragment != "" || u.Scheme == "" {
+	if u, err := url.Parse(probe); err != nil || u.RawQuery != "" || u.Fragment != "" || (u.Scheme != "https" && u.Scheme != "http") || !strings.Contains(probe, "://") {
 		return fmt.Errorf("login_url must be an absolute URL without a query or fragment, such as https://api.resamania.com/oauth/login/{client_token}")
 	}
 	return nil
