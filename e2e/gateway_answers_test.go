@@ -32,10 +32,12 @@ func TestSpikeArrestRefusalCostsOneShortWait(t *testing.T) {
 	st.configure(t, "verify_connection=false")
 	st.addChainOnTheKey(t, "otherchain")
 
+	// Through the api client: the CLI's start-up alone outlasts a spike's slice.
 	st.fake.CloseGatewayWindow(gatewayKey, fakeresamania.LimitSpikeArrest, time.Now().Add(80*time.Millisecond))
 	start := time.Now()
-	first := st.readToken(t)
-	require.True(t, st.fake.AccessTokenValid(first.Data.AccessToken))
+	first, err := st.vault.Client.Logical().Read(tokenPath)
+	require.NoError(t, err)
+	require.True(t, st.fake.AccessTokenValid(first.Data["access_token"].(string)))
 	require.Less(t, time.Since(start), 3*time.Second, "one short wait, not the quota's hours")
 	require.Equal(t, 1, st.fake.GatewayRefusals(gatewayKey), "one 429")
 	refused := st.fake.Requests()[0]
@@ -45,7 +47,7 @@ func TestSpikeArrestRefusalCostsOneShortWait(t *testing.T) {
 	other := st.vault.ReadJSON(t, mount+"/token/otherchain")["data"].(map[string]any)
 	require.True(t, st.fake.AccessTokenValid(other["access_token"].(string)), "the key is not held")
 	require.Equal(t, 1, st.fake.GatewayRefusals(gatewayKey))
-	require.Equal(t, 3, st.fake.TokenRequests("", "client_credentials"), "the refused request, then one mint for each chain")
+	require.Equal(t, 2, st.fake.TokenRequests("", "client_credentials"), "after the one 429, one mint for each chain")
 }
 
 // TestRateLimitRefusalHoldsTheKeyUntilItsReset: a rate limit's 429 (Remaining
