@@ -27,6 +27,7 @@ func TestVerifiedWritesTokenServesTheFirstRead(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, resp)
 	require.Equal(t, 1, env.fake.TokenRequests(testChain, "client_credentials"), "the write minted one token")
+	require.Equal(t, "ok", env.chainHealth(t)["health"], "the verification is the chain's last grant")
 
 	read := env.readToken(nil)
 	require.Equal(t, env.fake.IssuedAccessTokens()[0], read.Data["access_token"], "the verified token")
