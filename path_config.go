@@ -197,6 +197,9 @@ func (b *backend) pathConfigExists(ctx context.Context, req *logical.Request, d 
 
 func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	chain := d.Get("client_token").(string)
+	if err := validateClientToken(chain); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
 	cfg, err := getChainConfig(ctx, req.Storage, chain)
 	if err != nil || cfg == nil {
 		return nil, err
