@@ -11,6 +11,7 @@ import (
 // chain configured again finds neither.
 func TestDeletingAChainTakesItsMembersAndContacts(t *testing.T) {
 	st := newCredsStack(t, 3600)
+	st.fake.AddMember(chain, memberEmail, memberPassword) // the contact, as Resamania knows them
 	st.signIn(t, member)
 	require.NotEmpty(t, st.readCred(t, member).Data.AccessToken)
 	st.vault.MustCLI(t, "write", mount+"/contacts/"+chain+"/bob", "email="+memberEmail)

@@ -29,7 +29,7 @@ func (st *stack) addChainOnTheKey(t *testing.T, name string) {
 func TestSpikeArrestRefusalCostsOneShortWait(t *testing.T) {
 	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}})
 	st.fake.SetGatewayLimits(fakeresamania.GatewayLimits{RatePerMinute: 1000, DailyQuota: 50000})
-	st.configure(t, "verify_connection=false")
+	st.configure(t)
 	st.addChainOnTheKey(t, "otherchain")
 
 	// Through the api client: the CLI's start-up alone outlasts a spike's slice.
@@ -56,7 +56,7 @@ func TestSpikeArrestRefusalCostsOneShortWait(t *testing.T) {
 func TestRateLimitRefusalHoldsTheKeyUntilItsReset(t *testing.T) {
 	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}})
 	st.fake.SetGatewayLimits(fakeresamania.GatewayLimits{RatePerMinute: 1000, DailyQuota: 50000})
-	st.configure(t, "verify_connection=false")
+	st.configure(t)
 	st.addChainOnTheKey(t, "otherchain")
 
 	until := time.Now().Add(90 * time.Second).Truncate(time.Millisecond)
@@ -80,7 +80,7 @@ func TestRateLimitRefusalHoldsTheKeyUntilItsReset(t *testing.T) {
 // leaves the old config serving; each refusal names its fix.
 func TestConfigWritesProveThemselves(t *testing.T) {
 	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}})
-	st.configure(t)
+	st.configure(t, "verify_connection=true")
 	require.Equal(t, 1, st.fake.TokenRequests(chain, "client_credentials"), "the write minted one token")
 	first := st.readToken(t)
 	require.Equal(t, st.fake.IssuedAccessTokens()[0], first.Data.AccessToken, "the verified token serves the first read")
