@@ -59,7 +59,7 @@ func nodeName() string {
 	if err != nil {
 		host = "unknown host"
 	}
-	return fmt.Sprintf("%s, plugin pid %d", host, os.Getpid())
+	return fmt.Sprintf("%s (plugin pid %d)", host, os.Getpid())
 }
 
 // fence commits the write that must precede a grant spending c's secret (a

@@ -128,7 +128,7 @@ func TestFenceQuorumLostThenLeadershipMoves(t *testing.T) {
 	require.True(t, env.fake.AccessTokenValid(leader.readCred(t).Data["access_token"].(string)), "and keeps refreshing")
 
 	l := ledger(env.fake, 1)
-	t.Logf("refresh tokens: %d sent, %d stored, %d lost (%d refused, %d orphaned)", l.sent, l.sent-l.orphans, l.refused+l.orphans, l.refused, l.orphans)
+	t.Logf("refresh tokens: %d sent, %d stored, %d lost (answered, never stored), %d refused (spent tokens sent)", l.sent, l.sent-l.refused-l.orphans, l.orphans, l.refused)
 	require.Equal(t, refreshLedger{sent: 2}, l)
 	require.Zero(t, leader.metricValue(t, metricRefreshAnswersLost, nil))
 }

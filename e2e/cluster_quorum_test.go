@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,12 +88,13 @@ func (cs *clusterStack) loseQuorum(t *testing.T) (old int, killed []int) {
 	return old, killed
 }
 
-// requireNoRefreshLost checks that every refresh token Resamania issued is
-// either spent by the plugin or the one the active credential holds, and
-// logs the ledger for the closing note.
-func (cs *clusterStack) requireNoRefreshLost(t *testing.T, scenario string) {
+// refreshLedger logs, for the closing note, what became of the refresh
+// tokens in scenario: sent to Resamania, stored (answered and kept), lost
+// (answered, never stored: Resamania holds them live while no credential
+// does), refused (spent tokens sent). holders is how many credentials hold a
+// live refresh token now.
+func (cs *clusterStack) refreshLedger(t *testing.T, scenario string, holders int) (sent, lost, refused int) {
 	t.Helper()
-	sent, refused := 0, 0
 	for _, r := range cs.fake.Requests() {
 		if r.GrantType == fakeresamania.GrantRefreshToken {
 			sent++
@@ -101,10 +103,18 @@ func (cs *clusterStack) requireNoRefreshLost(t *testing.T, scenario string) {
 			}
 		}
 	}
-	orphans := cs.fake.LiveRefreshTokens(chain) - 1 // the one credential holds one
-	t.Logf("REFRESH TOKENS (%s): %d sent, %d stored, %d lost (%d refused, %d orphaned)", scenario, sent, sent-refused-orphans, refused+orphans, refused, orphans)
+	lost = cs.fake.LiveRefreshTokens(chain) - holders
+	t.Logf("REFRESH TOKENS (%s): %d sent, %d stored, %d lost (answered, never stored), %d refused (spent tokens sent)", scenario, sent, sent-refused-lost, lost, refused)
+	return sent, lost, refused
+}
+
+// requireNoRefreshLost checks that every refresh token Resamania issued is
+// either spent by the plugin or the one the credential holds.
+func (cs *clusterStack) requireNoRefreshLost(t *testing.T, scenario string) {
+	t.Helper()
+	_, lost, refused := cs.refreshLedger(t, scenario, 1)
 	require.Zero(t, refused, "no spent refresh token was sent")
-	require.Zero(t, orphans, "no new refresh token was left unstored")
+	require.Zero(t, lost, "no new refresh token was left unstored")
 }
 
 // Both standbys die; a read asks the active node for a fresh token; the
@@ -195,3 +205,67 @@ func TestClusterFullStopAndStart(t *testing.T) {
 	require.Equal(t, refreshed, cs.requireCredentialEverywhere(t, member))
 	cs.requireNoRefreshLost(t, "full stop and start")
 }
+
+// The window the fence leaves, made to happen: the fence commits and the
+// refresh reaches Resamania, which rotates the refresh token; both standbys
+// die before its answer (delayed 3 s) comes back, so the old active node
+// cannot store it. Leadership moves. The credential is lost, as nothing can
+// prevent here, but it says exactly why: its refresh answer was lost in a
+// failover, at that time, from the old node's plugin; the new leader's
+// metric counts it.
+func TestClusterQuorumLostMidRefreshIsReported(t *testing.T) {
+	cs := newClusterStack(t, quorumMemberLife)
+	c := cs.cluster
+	old := c.Active(t)
+	cs.configure(t, old, nil)
+	cs.signIn(t, old, member)
+	waitOlderThanMinLeft(time.Now())
+	killed := c.Standbys(old)
+
+	cs.fake.InjectFault(fakeresamania.Fault{GrantType: fakeresamania.GrantRefreshToken, Count: 1, AfterProcessing: true, Delay: 3 * time.Second})
+	readErr := make(chan error, 1)
+	go func() {
+		_, err := readFresh(cs.node(old).NewClientNoRetry(t, clusterReadTimeout))
+		readErr <- err
+	}()
+	waitRefreshInFlight(t, cs.fake)
+	sentAt := time.Now()
+	for _, i := range killed {
+		c.Kill(t, i)
+	}
+	t.Logf("the read on node%d, whose refresh was answered after the quorum was lost: %v", old, <-readErr)
+
+	c.Stall(t, old)
+	c.StartStopped(t, killed...)
+	leader := c.WaitActive(t, quorumTimeout)
+	require.NotEqual(t, old, leader)
+	_, err := readFresh(cs.node(leader).NewClientNoRetry(t, clusterReadTimeout))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "needs the member to sign in again")
+	require.Contains(t, err.Error(), "lost in a failover")
+
+	sec, err := cs.node(leader).Client.Logical().Read(credsPrefix + member + "/status")
+	require.NoError(t, err)
+	require.Equal(t, "sign_in_required", sec.Data["state"])
+	reason, _ := sec.Data["state_reason"].(string)
+	t.Logf("status through node%d: %s", leader, reason)
+	pids := cs.node(old).PluginPIDs()
+	require.NotEmpty(t, pids)
+	require.Contains(t, reason, fmt.Sprintf("plugin pid %d) was lost in a failover", pids[len(pids)-1]), "names the old node's plugin")
+	sentRecorded := regexpRFC3339.FindString(reason)
+	at, perr := time.Parse(time.RFC3339, sentRecorded)
+	require.NoError(t, perr, "a time in %q", reason)
+	require.WithinDuration(t, sentAt, at, 5*time.Second, "the time the lost refresh was sent")
+
+	metrics, err := cs.node(leader).Client.Logical().Read(mount + "/metrics")
+	require.NoError(t, err)
+	series, _ := metrics.Data["resamania_refresh_answers_lost_in_failover_total"].([]any)
+	require.Len(t, series, 1)
+	require.Equal(t, "1", fmt.Sprint(series[0].(map[string]any)["value"]), "the new leader counts it")
+
+	sent, lost, refused := cs.refreshLedger(t, "quorum lost mid-refresh, leadership moved", 0)
+	require.Equal(t, []int{2, 1, 1}, []int{sent, lost, refused}, "the one answer lost in the window, and the refusal that reports it")
+}
+
+// regexpRFC3339 finds a time as the plugin writes it in a state reason.
+var regexpRFC3339 = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
