@@ -111,7 +111,7 @@ func newBackend(now func() time.Time) *backend {
 	b.metrics = newMetrics(func() float64 { return float64(b.tokens.cachedCount()) },
 		func() (float64, float64) { return lowestBudgetRatios(b.chains.budgets.All(), b.now()) })
 	index := newCredentialIndex(b.chains)
-	b.creds = newCredentialStore(b.metrics.refreshTokensRotated, index)
+	b.creds = newCredentialStore(b.metrics.refreshTokensRotated, b.metrics.refreshAnswersLost, index)
 	b.keepAliveScan = index
 	b.chains.holds.OnClose(b.storeGatewayHold)
 	b.Backend = &framework.Backend{

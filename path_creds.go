@@ -244,8 +244,9 @@ replaces it):
 
 Reading returns an access token, refreshed when needed; the refresh token is
 never returned. Refresh tokens are single use: exactly one refresh runs at a
-time per credential, and each new refresh token is stored before anything
-else. When Resamania refuses the refresh token, or a refresh's answer is lost
+time per credential, none is sent (nor a code exchanged) unless a storage
+write has just committed, and each new refresh token is stored before
+anything else. When Resamania refuses the refresh token, or a refresh's answer is lost
 after reaching it, the credential is kept, marked sign_in_required or
 uncertain (see creds/<client_token>/<name>/status), and reads say so until
 the member signs in again.
