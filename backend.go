@@ -20,35 +20,6 @@ var Version = "v0.0.0-dev"
 // operationPrefix names the plugin in OpenAPI operation ids.
 const operationPrefix = "resamania"
 
-// The storage layout. Every prefix that holds a secret is seal-wrapped.
-const (
-	// configStoragePrefix holds one chainConfig per chain: config/<client_token>.
-	// It holds the client secret and the gateway key.
-	configStoragePrefix = "config/"
-	// tokenStoragePrefix holds the cached client_credentials token of each
-	// chain, cache/token/<client_token>, so a plugin reload or a Vault restart
-	// does not re-mint a token that is still good.
-	tokenStoragePrefix = "cache/token/"
-	// clubTokenStoragePrefix and contactTokenStoragePrefix hold the cached
-	// club- and member-scoped tokens: cache/club-token/<client_token>/<club_id>,
-	// cache/contact-token/<client_token>/<name>. Each carries the fingerprint of
-	// the config it was minted with.
-	clubTokenStoragePrefix    = "cache/club-token/"
-	contactTokenStoragePrefix = "cache/contact-token/"
-	// contactsStoragePrefix holds the email of each member an operator named
-	// for member-scoped tokens: contacts/<client_token>/<name>. Personal data.
-	contactsStoragePrefix = "contacts/"
-	// credsStoragePrefix holds one member credential per chain and name:
-	// creds/<client_token>/<name>. It holds refresh tokens.
-	credsStoragePrefix = "creds/"
-	// authStateStoragePrefix remembers the states auth-code-url issued, by
-	// their sha256: auth-state/<client_token>/<hex>. Not secret: hashes only.
-	authStateStoragePrefix = "auth-state/"
-	// gatewayHoldStoragePrefix holds each gateway key's window a 429 closed,
-	// until it ends: gateway-holds/<sha256 of host and key>. Not secret.
-	gatewayHoldStoragePrefix = "gateway-holds/"
-)
-
 // backend is one mount of the plugin.
 type backend struct {
 	*framework.Backend

@@ -69,11 +69,11 @@ func (c *chainConfig) loginPage(chain string) string {
 }
 
 func getChainConfig(ctx context.Context, s logical.Storage, chain string) (*chainConfig, error) {
-	return getJSON[chainConfig](ctx, s, configStoragePrefix+chain, fmt.Sprintf("the config of chain %q", chain))
+	return getJSON[chainConfig](ctx, s, configKey(chain), fmt.Sprintf("the config of chain %q", chain))
 }
 
 func putChainConfig(ctx context.Context, s logical.Storage, chain string, cfg *chainConfig) error {
-	return putJSON(ctx, s, configStoragePrefix+chain, fmt.Sprintf("the config of chain %q", chain), cfg)
+	return putJSON(ctx, s, configKey(chain), fmt.Sprintf("the config of chain %q", chain), cfg)
 }
 
 // fingerprint identifies what a token is minted with (the endpoint, the
@@ -181,15 +181,9 @@ func (c *chainConfig) validate() error {
 	case len(c.CAPEM) > maxCAPEMLen:
 		return fmt.Errorf("ca_pem is larger than %d KiB", maxCAPEMLen>>10)
 	}
-	if len(c.Scope) > 1024 {
-		return fmt.Errorf("scope is longer than 1024 characters")
+	if c.Scope, err = validateScope(c.Scope); err != nil {
+		return err
 	}
-	for _, s := range strings.Fields(c.Scope) {
-		if !scopeTokenRe.MatchString(s) {
-			return fmt.Errorf("scope holds %q, which is not a valid OAuth scope token", clip(s, 64))
-		}
-	}
-	c.Scope = strings.Join(strings.Fields(c.Scope), " ")
 	if c.CAPEM != "" {
 		if _, err := upstream.ParseCAPEM(c.CAPEM); err != nil {
 			return err
@@ -216,6 +210,20 @@ func (c *chainConfig) validateLoginURL() error {
 		return fmt.Errorf("login_url must be an absolute URL without a query or fragment, such as https://api.resamania.com/oauth/login/{client_token}")
 	}
 	return nil
+}
+
+// validateScope checks space-separated scopes (RFC 6749 3.3) and returns them
+// with single spaces.
+func validateScope(scope string) (string, error) {
+	if len(scope) > 1024 {
+		return "", fmt.Errorf("scope is longer than 1024 characters")
+	}
+	for _, s := range strings.Fields(scope) {
+		if !scopeTokenRe.MatchString(s) {
+			return "", fmt.Errorf("scope holds %q, which is not a valid OAuth scope token", clip(s, 64))
+		}
+	}
+	return strings.Join(strings.Fields(scope), " "), nil
 }
 
 func printable(s string) bool {

@@ -25,7 +25,7 @@ type chainDeletion struct{ credentials, contacts int }
 func (b *backend) deleteChain(ctx context.Context, s logical.Storage, chain string) (chainDeletion, error) {
 	var done chainDeletion
 	err := b.changeChain(chain, func() error {
-		if err := deleteKey(ctx, s, configStoragePrefix+chain); err != nil {
+		if err := deleteKey(ctx, s, configKey(chain)); err != nil {
 			return err
 		}
 		if err := deleteStoredScopedTokens(ctx, s, chain); err != nil {
@@ -42,7 +42,7 @@ func (b *backend) deleteChain(ctx context.Context, s logical.Storage, chain stri
 	if done.contacts, err = b.deleteChainContacts(ctx, s, chain); err != nil {
 		return done, err
 	}
-	return done, deleteUnder(ctx, s, authStateStoragePrefix+chain+"/")
+	return done, deleteUnder(ctx, s, chainDir(authStateStoragePrefix, chain))
 }
 
 // deleteChainCredentials deletes each credential of the chain under its key's
@@ -51,7 +51,7 @@ func (b *backend) deleteChain(ctx context.Context, s logical.Storage, chain stri
 func (b *backend) deleteChainCredentials(ctx context.Context, s logical.Storage, chain string) (int, error) {
 	n := 0
 	for range 2 {
-		names, err := s.List(ctx, credsStoragePrefix+chain+"/")
+		names, err := s.List(ctx, chainDir(credsStoragePrefix, chain))
 		if err != nil {
 			return n, fmt.Errorf("listing the credentials of chain %q: %w", chain, err)
 		}
@@ -70,7 +70,7 @@ func (b *backend) deleteChainCredentials(ctx context.Context, s logical.Storage,
 // deleteChainContacts deletes each contact of the chain and its token under
 // the token key's lock.
 func (b *backend) deleteChainContacts(ctx context.Context, s logical.Storage, chain string) (int, error) {
-	names, err := s.List(ctx, contactsStoragePrefix+chain+"/")
+	names, err := s.List(ctx, chainDir(contactsStoragePrefix, chain))
 	if err != nil {
 		return 0, fmt.Errorf("listing the contacts of chain %q: %w", chain, err)
 	}
@@ -102,9 +102,6 @@ func (d chainDeletion) warnings(chain string) []string {
 	}
 	return []string{fmt.Sprintf("deleted with chain %q: %d member credential(s) and %d contact(s); members must sign in again if the chain is configured again", chain, d.credentials, d.contacts)}
 }
-
-// chainScopedPrefixes hold entries under a chain's name: <prefix><chain>/...
-var chainScopedPrefixes = []string{clubTokenStoragePrefix, contactTokenStoragePrefix, contactsStoragePrefix, credsStoragePrefix, authStateStoragePrefix}
 
 // removeOrphans deletes what earlier versions, whose chain deletion kept
 // them, left under chains deleted since: credentials, contacts, tokens and
@@ -155,7 +152,7 @@ func (b *backend) removeOrphans(ctx context.Context, s logical.Storage) error {
 		if !gone {
 			continue
 		}
-		if err := deleteKey(ctx, s, tokenStoragePrefix+chain); err != nil {
+		if err := deleteKey(ctx, s, chainTokenKey(chain)); err != nil {
 			return err
 		}
 		removed++

@@ -82,8 +82,6 @@ func (c *credential) sentBy(g *grantSent) bool {
 	return g != nil && g.Grant == grantRefreshToken && c.RefreshToken != "" && g.Secret == secretFingerprint(c.RefreshToken)
 }
 
-func credKey(chain, name string) string { return credsStoragePrefix + chain + "/" + name }
-
 func getCredential(ctx context.Context, s logical.Storage, key string) (*credential, error) {
 	return getJSON[credential](ctx, s, key, fmt.Sprintf("credential %q", key))
 }

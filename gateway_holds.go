@@ -35,7 +35,7 @@ func (b *backend) storeGatewayHold(id upstream.GatewayKeyID, w upstream.LimitWin
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeHoldTimeout)
 	defer cancel()
-	err := putJSON(ctx, b.storage, gatewayHoldStoragePrefix+id.String(), "a gateway hold", storedHold{Limit: w.Limit, Until: w.Until})
+	err := putJSON(ctx, b.storage, gatewayHoldKey(id), "a gateway hold", storedHold{Limit: w.Limit, Until: w.Until})
 	if err != nil {
 		b.Logger().Warn("could not store a gateway hold: a plugin reload before it ends would send one request into it",
 			"limit", w.Limit, "until", w.Until.UTC(), "error", err)

@@ -289,7 +289,7 @@ func (b *backend) applyConfigWrite(ctx context.Context, s logical.Storage, chain
 	switch {
 	case w.verified != nil:
 		// The verified token serves the first read: no second request.
-		return putJSON(ctx, s, tokenStoragePrefix+chain, "the verified token", w.verified)
+		return putJSON(ctx, s, chainTokenKey(chain), "the verified token", w.verified)
 	case mintingChanged:
 		// The cached token was minted with the old client: it must not outlive it.
 		return deleteStoredToken(ctx, s, chain)
@@ -302,7 +302,7 @@ func (b *backend) applyConfigWrite(ctx context.Context, s logical.Storage, chain
 // it. Club and member tokens minted meanwhile are stale by their fingerprint.
 func (b *backend) changeChain(chain string, fn func() error) error {
 	defer b.forgetChainTokens(chain)
-	return b.tokens.changeKey(tokenStoragePrefix+chain, func() error {
+	return b.tokens.changeKey(chainTokenKey(chain), func() error {
 		return b.chains.change(chain, fn)
 	})
 }
@@ -311,9 +311,9 @@ func (b *backend) changeChain(chain string, fn func() error) error {
 // client, and its health: what a new config does is yet to be seen.
 func (b *backend) forgetChainTokens(chain string) {
 	b.health.forget(chainHealthSubject(chain))
-	b.tokens.forget(tokenStoragePrefix + chain)
-	b.tokens.forgetPrefix(clubTokenStoragePrefix + chain + "/")
-	b.tokens.forgetPrefix(contactTokenStoragePrefix + chain + "/")
+	b.tokens.forget(chainTokenKey(chain))
+	b.tokens.forgetPrefix(chainDir(clubTokenStoragePrefix, chain))
+	b.tokens.forgetPrefix(chainDir(contactTokenStoragePrefix, chain))
 }
 
 // applyConfigFields copies the fields present in the request onto cfg, so an

@@ -99,18 +99,6 @@ func pathCredsStatus(b *backend) *framework.Path {
 	}
 }
 
-// credPathNames validates the chain and name of a creds path.
-func credPathNames(d *framework.FieldData) (chain, name string, err error) {
-	chain, name = d.Get("client_token").(string), d.Get("name").(string)
-	if err = validateClientToken(chain); err != nil {
-		return "", "", err
-	}
-	if err = validateName("name", name); err != nil {
-		return "", "", err
-	}
-	return chain, name, nil
-}
-
 func (b *backend) pathCredsExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
 	c, err := getCredential(ctx, req.Storage, credKey(d.Get("client_token").(string), d.Get("name").(string)))
 	return c != nil, err
