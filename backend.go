@@ -115,41 +115,6 @@ func (b *backend) mintDeps(s logical.Storage) mintDeps {
 	return mintDeps{storage: s, chains: b.chains, health: b.health, now: b.now, log: b.Logger()}
 }
 
-// invalidate runs on nodes that did not make a storage change (standbys,
-// performance secondaries): forget what was cached from the changed key.
-func (b *backend) invalidate(ctx context.Context, key string) {
-	switch {
-	case strings.HasPrefix(key, configStoragePrefix):
-		chain := strings.TrimPrefix(key, configStoragePrefix)
-		b.chains.drop(chain)
-		b.forgetChainTokens(chain)
-	case strings.HasPrefix(key, contactsStoragePrefix):
-		b.tokens.forget(contactTokenStoragePrefix + strings.TrimPrefix(key, contactsStoragePrefix))
-	case strings.HasPrefix(key, gatewayHoldStoragePrefix):
-		if b.storage != nil {
-			b.restoreGatewayHold(ctx, b.storage, key)
-		}
-	case strings.HasPrefix(key, credsStoragePrefix):
-		b.tokens.forget(key)
-		b.creds.index.invalidate()
-	case strings.HasPrefix(key, tokenStoragePrefix), strings.HasPrefix(key, clubTokenStoragePrefix),
-		strings.HasPrefix(key, contactTokenStoragePrefix):
-		b.tokens.forget(key)
-	}
-}
-
-// clean runs when the mount is unloaded (a plugin reload, an unmount, a
-// seal): before the process goes, the refreshes under way must store the
-// refresh tokens Resamania rotated, or those are lost.
-func (b *backend) clean(context.Context) {
-	if !b.tokens.drain(mintBudget(maxRequestTimeout)) {
-		b.Logger().Error("unloading with token requests still under way: a refresh token rotated by one of them may be lost")
-	}
-	b.chains.reset()
-	b.tokens.reset()
-	b.health.reset()
-}
-
 const backendHelp = `
 The Resamania secrets engine brokers OAuth access tokens for the Resamania API.
 

@@ -76,15 +76,3 @@ func (b *backend) restoreGatewayHold(ctx context.Context, s logical.Storage, key
 	}
 }
 
-// initialize runs once the mount is set up on the active node.
-func (b *backend) initialize(ctx context.Context, req *logical.InitializationRequest) error {
-	if err := b.restoreGatewayHolds(ctx, req.Storage); err != nil {
-		// Not fatal: the gateway will say again, with one 429.
-		b.Logger().Warn("could not restore the stored gateway holds", "error", err)
-	}
-	if err := b.removeOrphans(ctx, req.Storage); err != nil {
-		// Not fatal: the next start tries again.
-		b.Logger().Warn("could not remove what earlier versions left of deleted chains", "error", err)
-	}
-	return nil
-}

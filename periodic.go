@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -40,14 +39,6 @@ func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 		b.Logger().Warn("could not list the stored gateway holds", "error", err)
 	}
 	return nil
-}
-
-func (b *backend) ownsStorage() bool {
-	sys := b.System()
-	if sys == nil {
-		return true
-	}
-	return !sys.ReplicationState().HasState(consts.ReplicationPerformanceSecondary | consts.ReplicationPerformanceStandby | consts.ReplicationDRSecondary)
 }
 
 // saveHeldCredentials retries writing rotated refresh tokens that storage refused.
