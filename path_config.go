@@ -93,8 +93,10 @@ func pathConfigList(b *backend) *framework.Path {
 	}
 }
 
+// configFields are a config write's fields: the OAuth client and how to
+// reach it here, how reads are served in configBehaviourFields.
 func configFields() map[string]*framework.FieldSchema {
-	return map[string]*framework.FieldSchema{
+	fields := map[string]*framework.FieldSchema{
 		"client_token": {
 			Type:        framework.TypeString,
 			Description: "Resamania's identifier of the club chain; the first path segment of its API URLs.",
@@ -139,6 +141,15 @@ func configFields() map[string]*framework.FieldSchema {
 			Description: "How long Resamania keeps a member's refresh token (its server never says; 14 days by default). Stored credentials are refreshed well before it lapses.",
 			Default:     int(defaultRefreshTokenTTL.Seconds()),
 		},
+	}
+	maps.Copy(fields, configBehaviourFields())
+	return fields
+}
+
+// configBehaviourFields are what a write says of reads and sign-ins, and of
+// the write itself.
+func configBehaviourFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
 		"share_api_key": {
 			Type:        framework.TypeBool,
 			Description: "Return the gateway key (api_key) with every token read, so one read gives an app every header it sends. Anyone who may read this chain's tokens then also gets the gateway key.",
