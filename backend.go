@@ -20,35 +20,6 @@ var Version = "v0.0.0-dev"
 // operationPrefix names the plugin in OpenAPI operation ids.
 const operationPrefix = "resamania"
 
-// The storage layout. Every prefix that holds a secret is seal-wrapped.
-const (
-	// configStoragePrefix holds one chainConfig per chain: config/<client_token>.
-	// It holds the client secret and the gateway key.
-	configStoragePrefix = "config/"
-	// tokenStoragePrefix holds the cached client_credentials token of each
-	// chain, cache/token/<client_token>, so a plugin reload or a Vault restart
-	// does not re-mint a token that is still good.
-	tokenStoragePrefix = "cache/token/"
-	// clubTokenStoragePrefix and contactTokenStoragePrefix hold the cached
-	// club- and member-scoped tokens: cache/club-token/<client_token>/<club_id>,
-	// cache/contact-token/<client_token>/<name>. Each carries the fingerprint of
-	// the config it was minted with.
-	clubTokenStoragePrefix    = "cache/club-token/"
-	contactTokenStoragePrefix = "cache/contact-token/"
-	// contactsStoragePrefix holds the email of each member an operator named
-	// for member-scoped tokens: contacts/<client_token>/<name>. Personal data.
-	contactsStoragePrefix = "contacts/"
-	// credsStoragePrefix holds one member credential per chain and name:
-	// creds/<client_token>/<name>. It holds refresh tokens.
-	credsStoragePrefix = "creds/"
-	// authStateStoragePrefix remembers the states auth-code-url issued, by
-	// their sha256: auth-state/<client_token>/<hex>. Not secret: hashes only.
-	authStateStoragePrefix = "auth-state/"
-	// gatewayHoldStoragePrefix holds each gateway key's window a 429 closed,
-	// until it ends: gateway-holds/<sha256 of host and key>. Not secret.
-	gatewayHoldStoragePrefix = "gateway-holds/"
-)
-
 // backend is one mount of the plugin.
 type backend struct {
 	*framework.Backend
@@ -111,7 +82,7 @@ func newBackend(now func() time.Time) *backend {
 	b.metrics = newMetrics(func() float64 { return float64(b.tokens.cachedCount()) },
 		func() (float64, float64) { return lowestBudgetRatios(b.chains.budgets.All(), b.now()) })
 	index := newCredentialIndex(b.chains)
-	b.creds = newCredentialStore(b.metrics.refreshTokensRotated, index)
+	b.creds = newCredentialStore(b.metrics.refreshTokensRotated, b.metrics.refreshAnswersLost, index)
 	b.keepAliveScan = index
 	b.chains.holds.OnClose(b.storeGatewayHold)
 	b.Backend = &framework.Backend{
@@ -142,41 +113,6 @@ func newBackend(now func() time.Time) *backend {
 // mintDeps is what the token sources and the sign-in get of this mount.
 func (b *backend) mintDeps(s logical.Storage) mintDeps {
 	return mintDeps{storage: s, chains: b.chains, health: b.health, now: b.now, log: b.Logger()}
-}
-
-// invalidate runs on nodes that did not make a storage change (standbys,
-// performance secondaries): forget what was cached from the changed key.
-func (b *backend) invalidate(ctx context.Context, key string) {
-	switch {
-	case strings.HasPrefix(key, configStoragePrefix):
-		chain := strings.TrimPrefix(key, configStoragePrefix)
-		b.chains.drop(chain)
-		b.forgetChainTokens(chain)
-	case strings.HasPrefix(key, contactsStoragePrefix):
-		b.tokens.forget(contactTokenStoragePrefix + strings.TrimPrefix(key, contactsStoragePrefix))
-	case strings.HasPrefix(key, gatewayHoldStoragePrefix):
-		if b.storage != nil {
-			b.restoreGatewayHold(ctx, b.storage, key)
-		}
-	case strings.HasPrefix(key, credsStoragePrefix):
-		b.tokens.forget(key)
-		b.creds.index.invalidate()
-	case strings.HasPrefix(key, tokenStoragePrefix), strings.HasPrefix(key, clubTokenStoragePrefix),
-		strings.HasPrefix(key, contactTokenStoragePrefix):
-		b.tokens.forget(key)
-	}
-}
-
-// clean runs when the mount is unloaded (a plugin reload, an unmount, a
-// seal): before the process goes, the refreshes under way must store the
-// refresh tokens Resamania rotated, or those are lost.
-func (b *backend) clean(context.Context) {
-	if !b.tokens.drain(mintBudget(maxRequestTimeout)) {
-		b.Logger().Error("unloading with token requests still under way: a refresh token rotated by one of them may be lost")
-	}
-	b.chains.reset()
-	b.tokens.reset()
-	b.health.reset()
 }
 
 const backendHelp = `

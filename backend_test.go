@@ -80,9 +80,11 @@ func (e *testEnv) request(op logical.Operation, path string, data map[string]any
 }
 
 // configure writes a valid config for testChain pointing at the fake server.
+// It is not verified unless extra says so, so that every upstream call a test
+// counts is one its reads made; verify_connection has tests of its own.
 func (e *testEnv) configure(extra map[string]any) {
 	e.t.Helper()
-	data := map[string]any{"api_base_url": e.fake.URL(), "client_id": testClientID, "client_secret": testSecret}
+	data := map[string]any{"api_base_url": e.fake.URL(), "client_id": testClientID, "client_secret": testSecret, "verify_connection": false}
 	for k, v := range extra {
 		data[k] = v
 	}

@@ -70,6 +70,11 @@ func TestBadInputAcrossEveryPath(t *testing.T) {
 		{"config name with hash", logical.CreateOperation, "config/a#b", cfg(), ""},
 		{"config name unicode", logical.CreateOperation, "config/clé", cfg(), ""},
 		{"config name 4 KB", logical.CreateOperation, "config/" + long, cfg(), "client_token"},
+		{"config delete name 4 KB", logical.DeleteOperation, "config/" + long, nil, "client_token"},
+		{"config read name 4 KB", logical.ReadOperation, "config/" + long, nil, "client_token"},
+		{"config login_url over http", logical.CreateOperation, "config/new", cfg("login_url", "http://members.example/login"), "login_url must use https"},
+		{"config login_url with a query", logical.CreateOperation, "config/new", cfg("login_url", "https://members.example/login?x=1"), "login_url"},
+		{"config verify_connection not a bool", logical.CreateOperation, "config/new", cfg("verify_connection", "perhaps"), "verify_connection"},
 		// token/
 		{"token unknown chain", logical.ReadOperation, "token/nochain", nil, "not configured"},
 		{"token minimum_seconds negative", logical.ReadOperation, "token/" + testChain, map[string]any{"minimum_seconds": -1}, "minimum_seconds"},

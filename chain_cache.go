@@ -98,6 +98,20 @@ func (c *chainCache) get(ctx context.Context, s logical.Storage, name string) (*
 	if cfg == nil {
 		return nil, &chainNotFoundError{chain: name}
 	}
+	client, err := c.newClient(name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ch := &chainEntry{name: name, config: cfg, fingerprint: cfg.fingerprint(), client: client}
+	c.mu.Lock()
+	c.chains[name] = ch
+	c.mu.Unlock()
+	return ch, nil
+}
+
+// newClient builds a client of the chain with cfg, sharing the mount's
+// gateway holds and budgets, request bound and connection pools.
+func (c *chainCache) newClient(name string, cfg *chainConfig) (*upstream.Client, error) {
 	ucfg := cfg.upstreamConfig(name, c.now, c.holds)
 	ucfg.Observe = c.observer(name)
 	ucfg.InFlight, ucfg.Transports, ucfg.Budgets = c.inFlight, c.transports, c.budgets
@@ -105,11 +119,7 @@ func (c *chainCache) get(ctx context.Context, s logical.Storage, name string) (*
 	if err != nil {
 		return nil, fmt.Errorf("building the client of chain %q: %w", name, err)
 	}
-	ch := &chainEntry{name: name, config: cfg, fingerprint: cfg.fingerprint(), client: client}
-	c.mu.Lock()
-	c.chains[name] = ch
-	c.mu.Unlock()
-	return ch, nil
+	return client, nil
 }
 
 // configuredChain looks up the chain a request names; when it is missing, the

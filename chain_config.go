@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -50,14 +52,28 @@ type chainConfig struct {
 	// RefreshTokenTTL is how long the server keeps a refresh token; it never
 	// says so itself. Zero in configs stored before the field existed.
 	RefreshTokenTTL time.Duration `json:"refresh_token_ttl,omitempty"`
+	// LoginURL is the members' sign-in page, {client_token} in it replaced;
+	// empty is the documented one under APIBaseURL.
+	LoginURL string `json:"login_url,omitempty"`
+}
+
+// loginPlaceholder in login_url stands for the chain's client_token.
+const loginPlaceholder = "{client_token}"
+
+// loginPage is the page the chain's members sign in on, without its query.
+func (c *chainConfig) loginPage(chain string) string {
+	if c.LoginURL == "" {
+		return upstream.LoginPage(c.APIBaseURL, chain)
+	}
+	return strings.ReplaceAll(c.LoginURL, loginPlaceholder, url.PathEscape(chain))
 }
 
 func getChainConfig(ctx context.Context, s logical.Storage, chain string) (*chainConfig, error) {
-	return getJSON[chainConfig](ctx, s, configStoragePrefix+chain, fmt.Sprintf("the config of chain %q", chain))
+	return getJSON[chainConfig](ctx, s, configKey(chain), fmt.Sprintf("the config of chain %q", chain))
 }
 
 func putChainConfig(ctx context.Context, s logical.Storage, chain string, cfg *chainConfig) error {
-	return putJSON(ctx, s, configStoragePrefix+chain, fmt.Sprintf("the config of chain %q", chain), cfg)
+	return putJSON(ctx, s, configKey(chain), fmt.Sprintf("the config of chain %q", chain), cfg)
 }
 
 // fingerprint identifies what a token is minted with (the endpoint, the
@@ -165,21 +181,49 @@ func (c *chainConfig) validate() error {
 	case len(c.CAPEM) > maxCAPEMLen:
 		return fmt.Errorf("ca_pem is larger than %d KiB", maxCAPEMLen>>10)
 	}
-	if len(c.Scope) > 1024 {
-		return fmt.Errorf("scope is longer than 1024 characters")
+	if c.Scope, err = validateScope(c.Scope); err != nil {
+		return err
 	}
-	for _, s := range strings.Fields(c.Scope) {
-		if !scopeTokenRe.MatchString(s) {
-			return fmt.Errorf("scope holds %q, which is not a valid OAuth scope token", clip(s, 64))
-		}
-	}
-	c.Scope = strings.Join(strings.Fields(c.Scope), " ")
 	if c.CAPEM != "" {
 		if _, err := upstream.ParseCAPEM(c.CAPEM); err != nil {
 			return err
 		}
 	}
+	return c.validateLoginURL()
+}
+
+// validateLoginURL: a sign-in page members' browsers can be sent to, on
+// https (http only on a loopback host, as api_base_url), with no query of
+// its own: auth-code-url adds the OAuth one.
+func (c *chainConfig) validateLoginURL() error {
+	if c.LoginURL == "" {
+		return nil
+	}
+	if len(c.LoginURL) > 2048 {
+		return fmt.Errorf("login_url is longer than 2048 characters")
+	}
+	probe := strings.ReplaceAll(c.LoginURL, loginPlaceholder, "chain")
+	if _, err := upstream.NormalizeBaseURL(probe); err != nil {
+		return errors.New(strings.Replace(err.Error(), "api_base_url", "login_url", 1))
+	}
+	if u, err := url.Parse(probe); err != nil || u.RawQuery != "" || u.Fragment != "" || (u.Scheme != "https" && u.Scheme != "http") || !strings.Contains(probe, "://") {
+		return fmt.Errorf("login_url must be an absolute URL without a query or fragment, such as https://api.resamania.com/oauth/login/{client_token}")
+	}
 	return nil
+}
+
+// validateScope checks space-separated scopes (RFC 6749 3.3) and returns them
+// with single spaces.
+func validateScope(scope string) (string, error) {
+	if len(scope) > 1024 {
+		return "", fmt.Errorf("scope is longer than 1024 characters")
+	}
+	for _, s := range strings.Fields(scope) {
+		if !scopeTokenRe.MatchString(s) {
+			return "", fmt.Errorf("scope holds %q, which is not a valid OAuth scope token", clip(s, 64))
+		}
+	}
+	return strings.Join(strings.Fields(scope), " "), nil
 }
 
 func printable(s string) bool {

@@ -17,7 +17,7 @@ type clientCredentialsSource struct {
 	timeout time.Duration // the chain's request_timeout when the read began
 }
 
-func (s *clientCredentialsSource) key() string { return tokenStoragePrefix + s.chain }
+func (s *clientCredentialsSource) key() string { return chainTokenKey(s.chain) }
 
 func (s *clientCredentialsSource) budget() time.Duration { return mintBudget(s.timeout) }
 
@@ -54,7 +54,7 @@ func (s *clientCredentialsSource) mint(ctx context.Context) (*cachedToken, error
 }
 
 func deleteStoredToken(ctx context.Context, s logical.Storage, chain string) error {
-	if err := s.Delete(ctx, tokenStoragePrefix+chain); err != nil {
+	if err := s.Delete(ctx, chainTokenKey(chain)); err != nil {
 		return fmt.Errorf("deleting the cached token of chain %q: %w", chain, err)
 	}
 	return nil

@@ -19,8 +19,6 @@ type contact struct {
 	Email string `json:"email"`
 }
 
-func contactKey(chain, name string) string { return contactsStoragePrefix + chain + "/" + name }
-
 func getContact(ctx context.Context, s logical.Storage, chain, name string) (*contact, error) {
 	return getJSON[contact](ctx, s, contactKey(chain, name), fmt.Sprintf("contact %q of chain %q", name, chain))
 }

@@ -2,6 +2,8 @@ package resamania
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -37,9 +39,48 @@ type credential struct {
 	CreatedAt            time.Time    `json:"created_at"`
 	LastRefreshedAt      time.Time    `json:"last_refreshed_at,omitempty"`
 	Refreshes            int          `json:"refreshes"`
+	// GrantSent is the fence: written before a grant that spends a
+	// single-use secret is sent, cleared by the write that stores its
+	// answer. Optional (omitempty) and added without a format step: an entry
+	// of any earlier format reads with none, and an older plugin version
+	// ignores it.
+	GrantSent *grantSent `json:"grant_sent,omitempty"`
 }
 
-func credKey(chain, name string) string { return credsStoragePrefix + chain + "/" + name }
+// The grants a grantSent records.
+const (
+	grantRefreshToken      = "refresh_token"
+	grantAuthorizationCode = "authorization_code"
+)
+
+// grantSent records a grant under way: which secret it spends, when and
+// where it was sent. Still stored after its sender is gone, it means the
+// grant's answer was never stored (a failover, a crash).
+type grantSent struct {
+	// Grant is refresh_token or authorization_code.
+	Grant string `json:"grant"`
+	// Secret is the first 16 hex digits of the sha256 of the code or refresh
+	// token sent, to tell whether the stored refresh token is the one sent.
+	Secret string    `json:"secret_sha256"`
+	At     time.Time `json:"at"`
+	// Instance is the plugin instance (one mount in one plugin process) that
+	// sent it, random per instance.
+	Instance string `json:"instance"`
+	// Node is the sender's host name and plugin process id, for people.
+	Node string `json:"node,omitempty"`
+}
+
+// secretFingerprint identifies a code or token in a grantSent, without it.
+func secretFingerprint(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:8])
+}
+
+// sentBy says whether g recorded the grant that spent the refresh token c
+// holds now.
+func (c *credential) sentBy(g *grantSent) bool {
+	return g != nil && g.Grant == grantRefreshToken && c.RefreshToken != "" && g.Secret == secretFingerprint(c.RefreshToken)
+}
 
 func getCredential(ctx context.Context, s logical.Storage, key string) (*credential, error) {
 	return getJSON[credential](ctx, s, key, fmt.Sprintf("credential %q", key))

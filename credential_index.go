@@ -144,7 +144,7 @@ func readAllCredentials(ctx context.Context, s logical.Storage) (map[string]inde
 	}
 	read := make(map[string]indexEntry)
 	for _, chain := range chains {
-		names, err := s.List(ctx, credsStoragePrefix+chain+"/")
+		names, err := s.List(ctx, chainDir(credsStoragePrefix, chain))
 		if err != nil {
 			return nil, err
 		}

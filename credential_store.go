@@ -1,8 +1,12 @@
 package resamania
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -21,6 +25,14 @@ type credentialStore struct {
 	// rotated counts refresh tokens Resamania replaced; set once.
 	rotated prometheus.Counter
 
+	// lostInFailover counts refresh tokens found spent after a failover
+	// lost the answer that replaced them; set once.
+	lostInFailover prometheus.Counter
+
+	// instance and node name this plugin instance in the grantSent records
+	// it writes (see fence); set once.
+	instance, node string
+
 	// index is told of every write and delete, for the keep-alive; set once.
 	index *credentialIndex
 
@@ -28,8 +40,83 @@ type credentialStore struct {
 	held map[string]*credential // guarded by mu, by storage key
 }
 
-func newCredentialStore(rotated prometheus.Counter, index *credentialIndex) *credentialStore {
-	return &credentialStore{rotated: rotated, index: index, held: make(map[string]*credential)}
+func newCredentialStore(rotated, lostInFailover prometheus.Counter, index *credentialIndex) *credentialStore {
+	return &credentialStore{rotated: rotated, lostInFailover: lostInFailover, index: index, held: make(map[string]*credential),
+		instance: newInstanceID(), node: nodeName()}
+}
+
+// newInstanceID is random per credential store, so per plugin instance.
+func newInstanceID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
+}
+
+// nodeName is what the plugin knows of where it runs: the host name and its
+// process id (Vault logs the pid of each plugin process it starts).
+func nodeName() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown host"
+	}
+	return fmt.Sprintf("%s (plugin pid %d)", host, os.Getpid())
+}
+
+// fence commits the write that must precede a grant spending c's secret (a
+// refresh token, a code, an imported refresh token): c with a grantSent
+// record. If storage refuses it, nothing may be sent: the secret stays
+// unspent in storage for whichever node is active next. c is the stored (or
+// held) credential, or the placeholder of a sign-in (see fenceSignIn).
+func (st *credentialStore) fence(ctx context.Context, s logical.Storage, key string, c *credential, grant, secret string, now time.Time) error {
+	c.GrantSent = &grantSent{Grant: grant, Secret: secretFingerprint(secret), At: now, Instance: st.instance, Node: st.node}
+	if err := putCredential(ctx, s, key, c); err != nil {
+		c.GrantSent = nil
+		return &fenceError{key: key, grant: grant, err: err}
+	}
+	st.mu.Lock()
+	delete(st.held, key) // a held credential fenced is a stored one
+	st.mu.Unlock()
+	st.index.note(key, c)
+	return nil
+}
+
+// fenceSignIn fences a sign-in (a code exchange or an import) at key: on the
+// credential it replaces, which stays as it was should the sign-in fail; or,
+// for a new credential, on a placeholder that tells the member must sign in
+// again should this sign-in's answer never be stored. undo removes that
+// placeholder after a sign-in that got no answer to store.
+func (st *credentialStore) fenceSignIn(ctx context.Context, s logical.Storage, key string, g memberGrant, now time.Time) (undo func() error, err error) {
+	grant, secret := grantRefreshToken, g.refreshToken
+	if g.fromCode() {
+		grant, secret = grantAuthorizationCode, g.code
+	}
+	c, _, err := st.current(ctx, s, key)
+	if err != nil {
+		return nil, err
+	}
+	undo = func() error { return nil }
+	if c == nil {
+		c = &credential{CreatedAt: now}
+		c.setState(credSignInRequired, fmt.Sprintf("a sign-in (%s grant) was sent at %s from %s and its answer was never stored (a failover or a crash): sign the member in again",
+			grant, now.UTC().Format(time.RFC3339), st.node), now)
+		undo = func() error { return st.delete(context.WithoutCancel(ctx), s, key) }
+	}
+	if err := st.fence(ctx, s, key, c, grant, secret, now); err != nil {
+		return nil, err
+	}
+	return undo, nil
+}
+
+// lostAnswer is the reason a refresh token refused with invalid_grant was
+// spent by a refresh whose answer a failover lost, per the grantSent record
+// found before this instance's own refresh; "" when it was not.
+func (st *credentialStore) lostAnswer(c *credential, found *grantSent) string {
+	if found == nil || found.Instance == st.instance || !c.sentBy(found) {
+		return ""
+	}
+	st.lostInFailover.Inc()
+	return fmt.Sprintf("the answer to the refresh sent at %s from %s was lost in a failover: Resamania replaced the refresh token, and the new one was never stored",
+		found.At.UTC().Format(time.RFC3339), cmp.Or(found.Node, "another node"))
 }
 
 // current returns key's newest credential: the one held in memory if storage

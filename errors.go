@@ -141,6 +141,23 @@ func (e *storageFailedError) Error() string {
 	return fmt.Sprintf("credential %q was refreshed but could not be stored; the new refresh token is held in memory and will be stored at the next read: %v", e.key, e.err)
 }
 
+// fenceError: Vault's storage refused the write that must precede a grant
+// spending a single-use secret (credentialStore.fence), so nothing was sent.
+type fenceError struct {
+	key, grant string
+	err        error
+}
+
+func (e *fenceError) Unwrap() error { return e.err }
+
+func (e *fenceError) Error() string {
+	what := "its refresh token stays unspent in storage, for this node or the next active one"
+	if e.grant == grantAuthorizationCode {
+		what = "the code is still unspent: write it again once storage commits"
+	}
+	return fmt.Sprintf("credential %q: Vault's storage cannot commit a write, so nothing was sent to Resamania; %s: %v", e.key, what, e.err)
+}
+
 // authStateError: a sign-in's state is not one this mount issued and still accepts.
 type authStateError struct{ msg string }
 
@@ -154,16 +171,16 @@ func keyBlocked(err error) bool {
 	return errors.As(err, &state) || errors.As(err, &lost)
 }
 
-// allowsFallback: after this error a still-valid cached token may be served.
-// Not when the credential is blocked, nor when a rotated refresh token is
-// held in memory only: the reader must learn of it.
+// allowsFallback: after this error a still-valid cached token may be served,
+// with a warning that says why no newer one came. Not when the credential is
+// blocked.
 func allowsFallback(err error) bool {
-	var held *storageFailedError
-	return !keyBlocked(err) && !errors.As(err, &held)
+	return !keyBlocked(err)
 }
 
 // errorResponse is what the reader gets for err: a 400 for what the reader
-// can fix, a coded 502 or 503 for Resamania's faults, else an internal error.
+// can fix, a coded 502 or 503 for Resamania's faults, a 503 when Vault's
+// storage cannot commit what a grant needs, else an internal error.
 func errorResponse(err error) (*logical.Response, error) {
 	var (
 		notFound    *chainNotFoundError
@@ -176,6 +193,8 @@ func errorResponse(err error) (*logical.Response, error) {
 		unknown     *scopeRefusedError
 		lost        *answerLostError
 		up          *upstreamError
+		fenced      *fenceError
+		held        *storageFailedError
 	)
 	switch {
 	case errors.As(err, &lost):
@@ -184,7 +203,7 @@ func errorResponse(err error) (*logical.Response, error) {
 		errors.As(err, &credState), errors.As(err, &refused), errors.As(err, &badState),
 		errors.As(err, &noContact), errors.As(err, &unknown):
 		return logical.ErrorResponse(err.Error()), nil
-	case errors.Is(err, errUnloading):
+	case errors.Is(err, errUnloading), errors.As(err, &fenced), errors.As(err, &held):
 		return nil, logical.CodedError(http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, errNoRefreshToken):
 		return nil, logical.CodedError(http.StatusBadGateway, err.Error())

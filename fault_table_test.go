@@ -134,13 +134,13 @@ func runRefreshFault(t *testing.T, fk faultKind) {
 	if fk.tls {
 		// Sign in over TLS with the right CA, then drop it: the refresh meets
 		// a certificate the chain no longer trusts.
-		_, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"ca_pem": env.fake.CACertPEM()})
+		_, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"ca_pem": env.fake.CACertPEM(), "verify_connection": false})
 		require.NoError(t, err)
 	}
 	env.fake.AddMember(testChain, testMember, "SENTINEL-member-password")
 	env.signIn(t)
 	if fk.tls {
-		_, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"ca_pem": ""})
+		_, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"ca_pem": "", "verify_connection": false})
 		require.NoError(t, err)
 	}
 	env.clock.Advance(2 * time.Minute) // the access token has expired
@@ -183,7 +183,7 @@ func runRefreshFault(t *testing.T, fk faultKind) {
 	if fk.credState == credActive {
 		env.fake.ClearFaults()
 		if fk.tls {
-			_, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"ca_pem": env.fake.CACertPEM()})
+			_, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"ca_pem": env.fake.CACertPEM(), "verify_connection": false})
 			require.NoError(t, err)
 		}
 		env.clock.Advance(2 * time.Hour) // past any lifetime a faulty answer claimed

@@ -35,7 +35,7 @@ func (b *backend) storeGatewayHold(id upstream.GatewayKeyID, w upstream.LimitWin
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeHoldTimeout)
 	defer cancel()
-	err := putJSON(ctx, b.storage, gatewayHoldStoragePrefix+id.String(), "a gateway hold", storedHold{Limit: w.Limit, Until: w.Until})
+	err := putJSON(ctx, b.storage, gatewayHoldKey(id), "a gateway hold", storedHold{Limit: w.Limit, Until: w.Until})
 	if err != nil {
 		b.Logger().Warn("could not store a gateway hold: a plugin reload before it ends would send one request into it",
 			"limit", w.Limit, "until", w.Until.UTC(), "error", err)
@@ -76,11 +76,3 @@ func (b *backend) restoreGatewayHold(ctx context.Context, s logical.Storage, key
 	}
 }
 
-// initialize runs once the mount is set up on the active node.
-func (b *backend) initialize(ctx context.Context, req *logical.InitializationRequest) error {
-	if err := b.restoreGatewayHolds(ctx, req.Storage); err != nil {
-		// Not fatal: the gateway will say again, with one 429.
-		b.Logger().Warn("could not restore the stored gateway holds", "error", err)
-	}
-	return nil
-}

@@ -22,7 +22,7 @@ func TestGatewayWindowHoldsEveryChainOfTheKey(t *testing.T) {
 	for i := range chains {
 		chains[i] = fmt.Sprintf("chain%02d", i)
 		env.fake.AddClient(fakeresamania.Client{ClientToken: chains[i], ClientID: testClientID, ClientSecret: testSecret})
-		resp, err := env.request(logical.CreateOperation, "config/"+chains[i], map[string]any{"api_base_url": env.fake.URL(), "client_id": testClientID, "client_secret": testSecret, "api_key": testAPIKey})
+		resp, err := env.request(logical.CreateOperation, "config/"+chains[i], map[string]any{"api_base_url": env.fake.URL(), "client_id": testClientID, "client_secret": testSecret, "api_key": testAPIKey, "verify_connection": false})
 		require.NoError(t, err)
 		require.False(t, resp.IsError(), "%v", resp)
 	}
@@ -69,7 +69,7 @@ func TestGatewayHoldSurvivesReload(t *testing.T) {
 	other := "otherchain"
 	env.fake.AddClient(fakeresamania.Client{ClientToken: other, ClientID: testClientID, ClientSecret: testSecret})
 	env.configure(map[string]any{"api_key": testAPIKey})
-	resp, err := env.request(logical.CreateOperation, "config/"+other, map[string]any{"api_base_url": env.fake.URL(), "client_id": testClientID, "client_secret": testSecret, "api_key": testAPIKey})
+	resp, err := env.request(logical.CreateOperation, "config/"+other, map[string]any{"api_base_url": env.fake.URL(), "client_id": testClientID, "client_secret": testSecret, "api_key": testAPIKey, "verify_connection": false})
 	require.NoError(t, err)
 	require.False(t, resp.IsError(), "%v", resp)
 

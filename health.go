@@ -134,4 +134,4 @@ func rfc3339OrEmpty(t time.Time) string {
 
 // chainHealthSubject names a chain's health record by its config's storage
 // key; a credential's record is named by the credential's (credKey).
-func chainHealthSubject(chain string) string { return configStoragePrefix + chain }
+func chainHealthSubject(chain string) string { return configKey(chain) }

@@ -25,10 +25,14 @@ func (g memberGrant) send(ctx context.Context, client *upstream.Client) (*upstre
 }
 
 // signInMember trades g for the member's first tokens and stores the new
-// credential under key, replacing any before it. The caller holds the key's
-// lock. warning is set when the answer had no usable access token but a
+// credential under key, replacing any before it, once a write has fenced the
+// grant (credentialStore.fenceSignIn). The caller holds the key's lock. warning is set when the answer had no usable access token but a
 // refresh token: the grant is kept, and the next read refreshes it.
 func signInMember(ctx context.Context, d mintDeps, creds *credentialStore, ch *chainEntry, key string, g memberGrant) (cred *credential, warning string, err error) {
+	undo, err := creds.fenceSignIn(ctx, d.storage, key, g, d.now())
+	if err != nil {
+		return nil, "", err // nothing sent: the code or refresh token is unspent
+	}
 	gctx, cancel := context.WithTimeout(ctx, mintBudget(ch.config.RequestTimeout))
 	defer cancel()
 	t, err := g.send(gctx, ch.client)
@@ -37,11 +41,17 @@ func signInMember(ctx context.Context, d mintDeps, creds *credentialStore, ch *c
 		warning = fmt.Sprintf("Resamania's answer had no usable access token (%v); the credential was stored and the next read refreshes it", err)
 		err = nil
 	}
-	if err != nil {
-		return nil, "", signInFailed(ch.name, g, err)
+	if err == nil && t.RefreshToken == "" {
+		err = errNoRefreshToken
 	}
-	if t.RefreshToken == "" {
-		return nil, "", errNoRefreshToken
+	if err != nil {
+		if uerr := undo(); uerr != nil {
+			d.log.Warn("could not remove the placeholder of a failed sign-in; it says the member must sign in", "credential", key, "error", uerr)
+		}
+		if errors.Is(err, errNoRefreshToken) {
+			return nil, "", err
+		}
+		return nil, "", signInFailed(ch.name, g, err)
 	}
 	now := d.now()
 	cred = &credential{CreatedAt: now}

@@ -16,6 +16,7 @@ const (
 	metricUpstreamDuration     = "resamania_upstream_request_duration_seconds"
 	metricTokenReads           = "resamania_token_reads_total"
 	metricRefreshTokensRotated = "resamania_refresh_tokens_rotated_total"
+	metricRefreshAnswersLost   = "resamania_refresh_answers_lost_in_failover_total"
 	metricCredentials          = "resamania_credentials"
 	metricTokensCached         = "resamania_tokens_cached"
 	metricGoroutines           = "resamania_plugin_goroutines"
@@ -29,6 +30,7 @@ var metricHelp = map[string]string{
 	metricUpstreamDuration:     "Time from sending a request to Resamania's token endpoint to its answer or failure, by grant.",
 	metricTokenReads:           "Token reads served by this plugin process, by kind (token, club, contact, member) and result (cache, minted, stale, error).",
 	metricRefreshTokensRotated: "Member refresh tokens Resamania replaced on a refresh, as seen by this plugin process.",
+	metricRefreshAnswersLost:   "Member refresh tokens refused (invalid_grant) by this plugin process because a refresh recorded as sent by another plugin instance (a failover, a crash) never stored its answer: each is a member who must sign in again.",
 	metricCredentials:          "Member credentials by stored state (active, sign_in_required, uncertain), as counted by the last keep-alive scan on the node that owns storage.",
 	metricTokensCached:         "Tokens this plugin process holds in memory.",
 	metricGoroutines:           "Goroutines in this plugin process (every mount it serves): growth under steady load is a leak.",
@@ -64,6 +66,7 @@ type metrics struct {
 	upstreamDuration     *prometheus.HistogramVec // grant
 	tokenReads           *prometheus.CounterVec   // kind, result
 	refreshTokensRotated prometheus.Counter
+	refreshAnswersLost   prometheus.Counter
 	credentials          *prometheus.GaugeVec // state
 }
 
@@ -84,11 +87,14 @@ func newMetrics(tokensCached func() float64, budgetRatios func() (rate, quota fl
 		refreshTokensRotated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: metricRefreshTokensRotated, Help: metricHelp[metricRefreshTokensRotated],
 		}),
+		refreshAnswersLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: metricRefreshAnswersLost, Help: metricHelp[metricRefreshAnswersLost],
+		}),
 		credentials: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: metricCredentials, Help: metricHelp[metricCredentials],
 		}, []string{"state"}),
 	}
-	m.registry.MustRegister(m.upstreamRequests, m.upstreamDuration, m.tokenReads, m.refreshTokensRotated, m.credentials,
+	m.registry.MustRegister(m.upstreamRequests, m.upstreamDuration, m.tokenReads, m.refreshTokensRotated, m.refreshAnswersLost, m.credentials,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricTokensCached, Help: metricHelp[metricTokensCached]}, tokensCached),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricGoroutines, Help: metricHelp[metricGoroutines]},
 			func() float64 { return float64(runtime.NumGoroutine()) }),

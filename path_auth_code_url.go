@@ -2,11 +2,6 @@ package resamania
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -18,16 +13,6 @@ import (
 
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
 )
-
-// authStateTTL is how long an issued state is accepted; expireAuthStates
-// forgets the older ones.
-const authStateTTL = 10 * time.Minute
-
-// authState is an issued state. JSON tags are the storage format.
-type authState struct {
-	RedirectURI string    `json:"redirect_uri"`
-	ExpiresAt   time.Time `json:"expires_at"`
-}
 
 func pathAuthCodeURL(b *backend) []*framework.Path {
 	return []*framework.Path{{
@@ -78,87 +63,24 @@ func (b *backend) pathAuthCodeURLWrite(ctx context.Context, req *logical.Request
 	if len(state) > 512 || !printable(state) {
 		return logical.ErrorResponse("state must be at most 512 printable characters"), nil
 	}
-	scope := strings.Join(strings.Fields(d.Get("scope").(string)), " ")
-	for _, s := range strings.Fields(scope) {
-		if !scopeTokenRe.MatchString(s) || len(scope) > 1024 {
-			return logical.ErrorResponse("scope holds %q, which is not a valid OAuth scope token", clip(s, 64)), nil
-		}
+	scope, err := validateScope(d.Get("scope").(string))
+	if err != nil {
+		return logical.ErrorResponse(err.Error()), nil
 	}
 	ch, err := b.configuredChain(ctx, req, chain)
 	if err != nil {
 		return errorResponse(err)
 	}
 	cfg := ch.config
-	if state == "" {
-		buf := make([]byte, 32)
-		if _, err := rand.Read(buf); err != nil {
-			return nil, fmt.Errorf("generating a state: %w", err)
-		}
-		state = base64.RawURLEncoding.EncodeToString(buf)
-	}
-	expires := b.now().Add(authStateTTL)
-	if err := putJSON(ctx, req.Storage, authStateKey(chain, state), "the sign-in state", &authState{RedirectURI: redirectURI, ExpiresAt: expires}); err != nil {
+	state, expires, err := issueAuthState(ctx, req.Storage, b.now(), chain, state, redirectURI)
+	if err != nil {
 		return nil, err
 	}
 	return &logical.Response{Data: map[string]any{
-		"url":        upstream.LoginURL(cfg.APIBaseURL, chain, cfg.ClientID, redirectURI, state, scope),
+		"url":        upstream.LoginURL(cfg.loginPage(chain), cfg.ClientID, redirectURI, state, scope),
 		"state":      state,
 		"expires_at": expires.UTC().Format(time.RFC3339),
 	}}, nil
-}
-
-func authStateKey(chain, state string) string {
-	sum := sha256.Sum256([]byte(state))
-	return authStateStoragePrefix + chain + "/" + hex.EncodeToString(sum[:])
-}
-
-// consumeAuthState accepts an issued, unexpired state once, for the
-// redirect_uri it was issued with.
-func consumeAuthState(ctx context.Context, s logical.Storage, now time.Time, chain, state, redirectURI string) error {
-	key := authStateKey(chain, state)
-	st, err := getAuthState(ctx, s, key)
-	if err != nil {
-		return err
-	}
-	if st == nil || now.After(st.ExpiresAt) {
-		return &authStateError{msg: fmt.Sprintf("state is unknown, expired or already used: start the sign-in again with auth-code-url/%s", chain)}
-	}
-	if redirectURI != "" && st.RedirectURI != redirectURI {
-		return &authStateError{msg: "state was issued for another redirect_uri"}
-	}
-	if err := s.Delete(ctx, key); err != nil {
-		return fmt.Errorf("consuming the state: %w", err)
-	}
-	return nil
-}
-
-func getAuthState(ctx context.Context, s logical.Storage, key string) (*authState, error) {
-	st, err := getJSON[authState](ctx, s, key, "the sign-in state")
-	if errors.Is(err, errUndecodable) {
-		return &authState{}, nil // unreadable: counts as expired
-	}
-	return st, err
-}
-
-// expireAuthStates forgets the sign-in states that have expired: background
-// work, run by the periodic function.
-func expireAuthStates(ctx context.Context, s logical.Storage, now time.Time) {
-	chains, err := s.List(ctx, authStateStoragePrefix)
-	if err != nil {
-		return
-	}
-	for _, chain := range chains {
-		hashes, err := s.List(ctx, authStateStoragePrefix+chain)
-		if err != nil {
-			continue
-		}
-		for _, h := range hashes {
-			key := authStateStoragePrefix + chain + h
-			if st, err := getAuthState(ctx, s, key); err == nil && st != nil && now.After(st.ExpiresAt) {
-				_ = s.Delete(ctx, key)
-			}
-		}
-	}
 }
 
 // validateRedirectURI: an absolute URI without a fragment (RFC 6749 3.1.2);

@@ -53,11 +53,14 @@ func pathConfigEntry(b *backend) *framework.Path {
 			},
 			logical.DeleteOperation: &framework.PathOperation{
 				Callback: b.pathConfigDelete,
-				Summary:  "Delete a club chain's configuration and its cached token.",
+				Summary:  "Delete a club chain and everything stored under it: its tokens, members' credentials, contacts and pending sign-ins.",
 				DisplayAttrs: &framework.DisplayAttributes{
 					OperationVerb: "delete",
 				},
-				Responses: map[int][]framework.Response{http.StatusNoContent: {{Description: "deleted"}}},
+				Responses: map[int][]framework.Response{
+					http.StatusNoContent: {{Description: "deleted; nothing else was stored under the chain"}},
+					http.StatusOK:        {{Description: "deleted, with a warning that counts the member credentials and contacts deleted with it"}},
+				},
 			},
 		},
 		ExistenceCheck:  b.pathConfigExists,
@@ -90,8 +93,10 @@ func pathConfigList(b *backend) *framework.Path {
 	}
 }
 
+// configFields are a config write's fields: the OAuth client and how to
+// reach it here, how reads are served in configBehaviourFields.
 func configFields() map[string]*framework.FieldSchema {
-	return map[string]*framework.FieldSchema{
+	fields := map[string]*framework.FieldSchema{
 		"client_token": {
 			Type:        framework.TypeString,
 			Description: "Resamania's identifier of the club chain; the first path segment of its API URLs.",
@@ -136,6 +141,15 @@ func configFields() map[string]*framework.FieldSchema {
 			Description: "How long Resamania keeps a member's refresh token (its server never says; 14 days by default). Stored credentials are refreshed well before it lapses.",
 			Default:     int(defaultRefreshTokenTTL.Seconds()),
 		},
+	}
+	maps.Copy(fields, configBehaviourFields())
+	return fields
+}
+
+// configBehaviourFields are what a write says of reads and sign-ins, and of
+// the write itself.
+func configBehaviourFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
 		"share_api_key": {
 			Type:        framework.TypeBool,
 			Description: "Return the gateway key (api_key) with every token read, so one read gives an app every header it sends. Anyone who may read this chain's tokens then also gets the gateway key.",
@@ -151,6 +165,15 @@ func configFields() map[string]*framework.FieldSchema {
 			Type:        framework.TypeBool,
 			Description: "Kept for older configs: true is lease_mode=none, false turns none back into non_renewable.",
 			Default:     false,
+		},
+		"login_url": {
+			Type:        framework.TypeString,
+			Description: "The page members sign in on, for auth-code-url; {client_token} in it is replaced by the chain's. Empty is the documented {api_base_url}/{client_token}/oauth/login. Set it where members sign in on another host than the API's gateway (a browser cannot send the gateway key), for example https://api.resamania.com/oauth/login/{client_token}.",
+		},
+		"verify_connection": {
+			Type:        framework.TypeBool,
+			Description: "Mint one token with the new settings before storing them; on failure nothing is stored and the previous config stays in force. Not stored itself. false stores without any request (bulk tooling). A write that changes nothing tokens are minted with sends no request either way.",
+			Default:     true,
 		},
 	}
 }
@@ -171,6 +194,7 @@ func configReadFields() map[string]*framework.FieldSchema {
 		"no_lease":          {Type: framework.TypeBool, Description: "Whether tokens are returned without a lease (lease_mode none)."},
 		"share_api_key":     {Type: framework.TypeBool, Description: "Whether token reads return the gateway key."},
 		"refresh_token_ttl": {Type: framework.TypeDurationSecond, Description: "Lifetime of members' refresh tokens, in seconds."},
+		"login_url":         {Type: framework.TypeString, Description: "The page this chain's members sign in on (auth-code-url adds the query)."},
 	}
 	maps.Copy(fields, healthFields())
 	maps.Copy(fields, budgetReadFields())
@@ -184,6 +208,9 @@ func (b *backend) pathConfigExists(ctx context.Context, req *logical.Request, d 
 
 func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	chain := d.Get("client_token").(string)
+	if err := validateClientToken(chain); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
 	cfg, err := getChainConfig(ctx, req.Storage, chain)
 	if err != nil || cfg == nil {
 		return nil, err
@@ -201,6 +228,7 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 		"no_lease":          cfg.leaseMode() == leaseNone,
 		"share_api_key":     cfg.ShareAPIKey,
 		"refresh_token_ttl": int64(cfg.refreshTokenTTL().Seconds()),
+		"login_url":         cfg.loginPage(chain),
 	}
 	maps.Copy(data, b.health.fields(chainHealthSubject(chain), false))
 	ch, err := b.chains.get(ctx, req.Storage, chain)
@@ -222,30 +250,62 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := leaseModeConflict(d); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
-	var resp *logical.Response
-	err := b.changeChain(chain, func() error {
-		cfg, err := getChainConfig(ctx, req.Storage, chain)
-		if err != nil {
-			return err
-		}
-		if cfg == nil {
-			cfg = &chainConfig{RequestTimeout: defaultRequestTimeout, RefreshTokenTTL: defaultRefreshTokenTTL}
-		}
-		applyConfigFields(cfg, d)
-		if err := cfg.validate(); err != nil {
-			resp = logical.ErrorResponse(err.Error())
-			return nil
-		}
-		if err := putChainConfig(ctx, req.Storage, chain, cfg); err != nil {
-			return err
-		}
-		// The cached token was minted with the old client: it must not outlive it.
-		return deleteStoredToken(ctx, req.Storage, chain)
-	})
+	var w configWrite
+	err := b.changeChain(chain, func() error { return b.applyConfigWrite(ctx, req.Storage, chain, d, &w) })
 	if err != nil {
 		return nil, err
 	}
-	return resp, nil
+	if w.verified != nil {
+		// What the change made health forget, the verification just saw.
+		b.health.record(chainHealthSubject(chain), nil, b.now())
+	}
+	return w.resp, w.respErr
+}
+
+// configWrite is how a config write ended, besides a storage failure.
+type configWrite struct {
+	resp     *logical.Response // a 400 when the write was refused
+	respErr  error             // a coded 503 or 502 when verification could not reach Resamania
+	verified *cachedToken      // the token that proved the new settings
+}
+
+// applyConfigWrite validates, verifies and stores the write, under the
+// chain's lock: a refused write changes nothing.
+func (b *backend) applyConfigWrite(ctx context.Context, s logical.Storage, chain string, d *framework.FieldData, w *configWrite) error {
+	stored, err := getChainConfig(ctx, s, chain)
+	if err != nil {
+		return err
+	}
+	cfg := &chainConfig{RequestTimeout: defaultRequestTimeout, RefreshTokenTTL: defaultRefreshTokenTTL}
+	if stored != nil {
+		*cfg = *stored
+	}
+	applyConfigFields(cfg, d)
+	if err := cfg.validate(); err != nil {
+		w.resp = logical.ErrorResponse(err.Error())
+		return nil
+	}
+	// A token is minted with what the fingerprint holds: when that is
+	// unchanged, so is the cached token, and there is nothing to prove.
+	mintingChanged := stored == nil || stored.fingerprint() != cfg.fingerprint()
+	if mintingChanged && d.Get("verify_connection").(bool) {
+		if w.verified, err = b.verifyConnection(ctx, chain, cfg); err != nil {
+			w.resp, w.respErr = verifyFailure(err)
+			return nil
+		}
+	}
+	if err := putChainConfig(ctx, s, chain, cfg); err != nil {
+		return err
+	}
+	switch {
+	case w.verified != nil:
+		// The verified token serves the first read: no second request.
+		return putJSON(ctx, s, chainTokenKey(chain), "the verified token", w.verified)
+	case mintingChanged:
+		// The cached token was minted with the old client: it must not outlive it.
+		return deleteStoredToken(ctx, s, chain)
+	}
+	return nil
 }
 
 // changeChain runs fn, a change of the chain's config, while neither a mint of
@@ -253,7 +313,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 // it. Club and member tokens minted meanwhile are stale by their fingerprint.
 func (b *backend) changeChain(chain string, fn func() error) error {
 	defer b.forgetChainTokens(chain)
-	return b.tokens.changeKey(tokenStoragePrefix+chain, func() error {
+	return b.tokens.changeKey(chainTokenKey(chain), func() error {
 		return b.chains.change(chain, fn)
 	})
 }
@@ -262,15 +322,16 @@ func (b *backend) changeChain(chain string, fn func() error) error {
 // client, and its health: what a new config does is yet to be seen.
 func (b *backend) forgetChainTokens(chain string) {
 	b.health.forget(chainHealthSubject(chain))
-	b.tokens.forget(tokenStoragePrefix + chain)
-	b.tokens.forgetPrefix(clubTokenStoragePrefix + chain + "/")
-	b.tokens.forgetPrefix(contactTokenStoragePrefix + chain + "/")
+	b.tokens.forget(chainTokenKey(chain))
+	b.tokens.forgetPrefix(chainDir(clubTokenStoragePrefix, chain))
+	b.tokens.forgetPrefix(chainDir(contactTokenStoragePrefix, chain))
 }
 
 // applyConfigFields copies the fields present in the request onto cfg, so an
 // update changes only what it names.
 func applyConfigFields(cfg *chainConfig, d *framework.FieldData) {
 	for name, dst := range map[string]*string{
+		"login_url":     &cfg.LoginURL,
 		"api_base_url":  &cfg.APIBaseURL,
 		"client_id":     &cfg.ClientID,
 		"client_secret": &cfg.ClientSecret,
@@ -326,15 +387,17 @@ func leaseModeConflict(d *framework.FieldData) error {
 
 func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	chain := d.Get("client_token").(string)
-	return nil, b.changeChain(chain, func() error {
-		if err := req.Storage.Delete(ctx, configStoragePrefix+chain); err != nil {
-			return fmt.Errorf("deleting the config of chain %q: %w", chain, err)
-		}
-		if err := deleteStoredScopedTokens(ctx, req.Storage, chain); err != nil {
-			return err
-		}
-		return deleteStoredToken(ctx, req.Storage, chain)
-	})
+	if err := validateClientToken(chain); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	done, err := b.deleteChain(ctx, req.Storage, chain)
+	if err != nil {
+		return nil, err
+	}
+	if warnings := done.warnings(chain); len(warnings) > 0 {
+		return &logical.Response{Warnings: warnings}, nil
+	}
+	return nil, nil
 }
 
 func (b *backend) pathConfigListRead(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
@@ -354,10 +417,26 @@ chain's client_token (Resamania's identifier of the chain):
   vault write resamania/config/mychain \
       api_base_url=https://api.example.test client_id=123_abc client_secret=...
 
+A write first mints one token with the new settings (verify_connection,
+true by default): if Resamania refuses, nothing is stored and the previous
+config stays in force; the error says what Resamania answered and what to
+fix. The verified token then serves the first read. verify_connection=false
+stores without any request.
+
 An update changes only the fields it names. client_secret and api_key are
-write-only: a read says only whether they are set. Changing or deleting a
-chain's config drops its cached token, so the next read mints with the new
-client.
+write-only: a read says only whether they are set. Changing what tokens are
+minted with (the URL, the client, its secret, the gateway key, the scopes,
+the CAs) replaces the chain's cached token.
+
+Deleting a chain deletes everything stored under it: its config, its tokens
+of every scope, its members' credentials (their refresh tokens: members must
+sign in again if the chain is configured again), its contacts (members'
+emails) and its pending sign-ins. The response warns how many credentials
+and contacts went with it.
+
+The read also shows what the gateway's latest answer said is left of the
+gateway key's rate limit and quota (gateway_rate_remaining,
+gateway_quota_remaining and their resets).
 `
 
 const pathConfigListHelpSyn = `List the configured club chains.`

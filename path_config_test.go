@@ -61,7 +61,7 @@ func TestConfigPartialUpdateKeepsOtherFields(t *testing.T) {
 func TestConfigBareHostMeansHTTPS(t *testing.T) {
 	env := getTestBackend(t)
 	resp, err := env.request(logical.CreateOperation, "config/"+testChain, map[string]any{
-		"api_base_url": "api.example.test/integration/", "client_id": testClientID, "client_secret": testSecret,
+		"api_base_url": "api.example.test/integration/", "client_id": testClientID, "client_secret": testSecret, "verify_connection": false,
 	})
 	require.NoError(t, err)
 	require.Nil(t, resp)
@@ -76,7 +76,7 @@ func TestConfigListAndDelete(t *testing.T) {
 	env.configure(nil)
 	for _, chain := range []string{"other-chain", "third.chain"} {
 		resp, err := env.request(logical.CreateOperation, "config/"+chain, map[string]any{
-			"api_base_url": env.fake.URL(), "client_id": testClientID, "client_secret": testSecret,
+			"api_base_url": env.fake.URL(), "client_id": testClientID, "client_secret": testSecret, "verify_connection": false,
 		})
 		require.NoError(t, err)
 		require.Nil(t, resp)

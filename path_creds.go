@@ -99,18 +99,6 @@ func pathCredsStatus(b *backend) *framework.Path {
 	}
 }
 
-// credPathNames validates the chain and name of a creds path.
-func credPathNames(d *framework.FieldData) (chain, name string, err error) {
-	chain, name = d.Get("client_token").(string), d.Get("name").(string)
-	if err = validateClientToken(chain); err != nil {
-		return "", "", err
-	}
-	if err = validateName("name", name); err != nil {
-		return "", "", err
-	}
-	return chain, name, nil
-}
-
 func (b *backend) pathCredsExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
 	c, err := getCredential(ctx, req.Storage, credKey(d.Get("client_token").(string), d.Get("name").(string)))
 	return c != nil, err
@@ -244,8 +232,9 @@ replaces it):
 
 Reading returns an access token, refreshed when needed; the refresh token is
 never returned. Refresh tokens are single use: exactly one refresh runs at a
-time per credential, and each new refresh token is stored before anything
-else. When Resamania refuses the refresh token, or a refresh's answer is lost
+time per credential, none is sent (nor a code exchanged) unless a storage
+write has just committed, and each new refresh token is stored before
+anything else. When Resamania refuses the refresh token, or a refresh's answer is lost
 after reaching it, the credential is kept, marked sign_in_required or
 uncertain (see creds/<client_token>/<name>/status), and reads say so until
 the member signs in again.

@@ -227,28 +227,45 @@ func TestConcurrentReadsOfExpiredCredentialRefreshOnce(t *testing.T) {
 	require.True(t, env.fake.AccessTokenValid(tokens[0]))
 }
 
+// TestRotatedTokenSurvivesStorageFailure: storage commits the fence, then
+// fails (the quorum is lost in the window): the refresh was sent, so its new
+// refresh token is held in memory, and its new access token serves.
 func TestRotatedTokenSurvivesStorageFailure(t *testing.T) {
 	env := getCredsBackend(t, 60, nil)
 	env.signIn(t)
 	env.clock.Advance(2 * time.Minute)
-	inmem := env.storage.(*logical.InmemStorage)
+	q := newQuorumStorage(env.storage)
+	env.storage = q
 
-	inmem.FailPut(true)
-	_, err := env.request(logical.ReadOperation, credPath, nil)
-	require.Error(t, err, "the read reports the failed write")
-	require.Contains(t, err.Error(), "held in memory")
+	q.lose(1) // the fence commits, the answer does not
+	resp, err := env.request(logical.ReadOperation, credPath, nil)
+	require.NoError(t, err, "no error while the plugin holds a valid new token")
+	require.False(t, resp.IsError(), "%v", resp)
+	held := resp.Data["access_token"].(string)
+	require.True(t, env.fake.AccessTokenValid(held))
+	require.Len(t, resp.Warnings, 1)
+	require.Contains(t, resp.Warnings[0], "held in memory")
 	require.Equal(t, 1, env.fake.TokenRequests(testChain, "refresh_token"))
 	require.Equal(t, true, env.credStatus(t)["unsaved"])
 
-	// While storage still fails, no refresh is sent at all: neither the held
-	// token (it could be lost) nor its spent predecessor.
-	env.clock.Advance(2 * time.Minute)
-	_, err = env.request(logical.ReadOperation, credPath, nil)
-	require.Error(t, err)
+	// Past its refresh point, the held token still serves, with a warning;
+	// nothing is sent: neither the held refresh token (it could be lost)
+	// nor its spent predecessor.
+	env.clock.Advance(45 * time.Second)
+	resp, err = env.request(logical.ReadOperation, credPath, nil)
+	require.NoError(t, err)
+	require.Equal(t, held, resp.Data["access_token"])
+	require.Contains(t, resp.Warnings[0], "held in memory")
 	require.Equal(t, 1, env.fake.TokenRequests(testChain, "refresh_token"))
 
-	inmem.FailPut(false)
-	resp := env.readCred(t)
+	// Expired: a 503 that says so.
+	env.clock.Advance(time.Minute)
+	_, err = env.request(logical.ReadOperation, credPath, nil)
+	require.ErrorContains(t, err, "held in memory")
+	require.Equal(t, 1, env.fake.TokenRequests(testChain, "refresh_token"))
+
+	q.regain()
+	resp = env.readCred(t)
 	require.True(t, env.fake.AccessTokenValid(resp.Data["access_token"].(string)))
 	require.Equal(t, 2, env.fake.TokenRequests(testChain, "refresh_token"))
 	for _, r := range env.fake.Requests() {
@@ -321,8 +338,9 @@ func TestLostAnswerStateIsHeldWhenStorageFails(t *testing.T) {
 	env.signIn(t)
 	env.clock.Advance(2 * time.Minute)
 	env.fake.InjectFault(fakeresamania.Fault{Reset: true, AfterProcessing: true, Count: 1, GrantType: "refresh_token"})
-	inmem := env.storage.(*logical.InmemStorage)
-	inmem.FailPut(true)
+	q := newQuorumStorage(env.storage)
+	env.storage = q
+	q.lose(1) // the fence commits, the state does not
 
 	_, err := env.request(logical.ReadOperation, credPath, nil)
 	require.ErrorContains(t, err, "answer to its last refresh was lost")
@@ -335,7 +353,7 @@ func TestLostAnswerStateIsHeldWhenStorageFails(t *testing.T) {
 	require.Error(t, err, "still not stored: the read fails")
 	require.Equal(t, 1, env.fake.TokenRequests(testChain, "refresh_token"), "and sends nothing")
 
-	inmem.FailPut(false)
+	q.regain()
 	resp, err := env.request(logical.ReadOperation, credPath, nil)
 	require.NoError(t, err)
 	require.True(t, resp.IsError())

@@ -2,11 +2,12 @@ package resamania
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -38,14 +39,6 @@ func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 		b.Logger().Warn("could not list the stored gateway holds", "error", err)
 	}
 	return nil
-}
-
-func (b *backend) ownsStorage() bool {
-	sys := b.System()
-	if sys == nil {
-		return true
-	}
-	return !sys.ReplicationState().HasState(consts.ReplicationPerformanceSecondary | consts.ReplicationPerformanceStandby | consts.ReplicationDRSecondary)
 }
 
 // saveHeldCredentials retries writing rotated refresh tokens that storage refused.
@@ -92,11 +85,24 @@ func (b *backend) keepCredentialsAlive(ctx context.Context, s logical.Storage) {
 		b.Logger().Info("keep-alive: more credentials due than one tick refreshes; the rest wait for the next", "due", len(due))
 		due = due[:keepAliveBatch]
 	}
+	// Once storage refuses a fence, the tick sends nothing more: the rest
+	// stay due, and the first tick whose writes commit catches up.
+	var fenced atomic.Bool
 	jobs := make([]func(), 0, len(due))
 	for _, d := range due {
 		src := &refreshSource{mintDeps: b.mintDeps(s), creds: b.creds, chain: d.chain, name: d.name, timeout: d.timeout}
 		jobs = append(jobs, func() {
-			if err := b.tokens.refresh(ctx, src.key(), src); err != nil {
+			if fenced.Load() {
+				return
+			}
+			err := b.tokens.refresh(ctx, src.key(), src)
+			var fe *fenceError
+			switch {
+			case errors.As(err, &fe):
+				if !fenced.Swap(true) {
+					b.Logger().Warn("keep-alive: Vault's storage cannot commit, so no refresh is sent this tick; the credentials due wait for the next", "due", len(due), "error", fe.err)
+				}
+			case err != nil:
 				b.Logger().Warn("keep-alive refresh failed", "credential", src.key(), "error", err)
 			}
 		})

@@ -69,15 +69,17 @@ func TestHeldCredentialIsSavedByTheNextTick(t *testing.T) {
 	env := getCredsBackend(t, 3600, nil)
 	env.signIn(t)
 	env.clock.Advance(59 * time.Minute) // past the read's refresh point
-	inmem := env.storage.(*logical.InmemStorage)
-	inmem.FailPut(true)
-	_, err := env.request(logical.ReadOperation, credPath, nil)
-	require.ErrorContains(t, err, "held in memory")
+	q := newQuorumStorage(env.storage)
+	env.storage = q
+	q.lose(1) // the fence commits, the answer does not
+	resp, err := env.request(logical.ReadOperation, credPath, nil)
+	require.NoError(t, err)
+	require.Contains(t, resp.Warnings[0], "held in memory")
 	require.Equal(t, true, env.credStatus(t)["unsaved"])
 
 	env.tick(t)
 	require.Equal(t, true, env.credStatus(t)["unsaved"], "still held while storage fails")
-	inmem.FailPut(false)
+	q.regain()
 	env.tick(t)
 	require.Equal(t, false, env.credStatus(t)["unsaved"], "stored by the tick, before any read")
 	held, err := getCredential(t.Context(), env.storage, credKey(testChain, testMember))

@@ -30,3 +30,16 @@ func rejectUnknownFields(req *logical.Request, d *framework.FieldData) error {
 	sort.Strings(known)
 	return fmt.Errorf("unknown field %s; this path takes: %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
 }
+
+// credPathNames validates the chain and name of a path that names a member
+// (creds/ and contacts/).
+func credPathNames(d *framework.FieldData) (chain, name string, err error) {
+	chain, name = d.Get("client_token").(string), d.Get("name").(string)
+	if err = validateClientToken(chain); err != nil {
+		return "", "", err
+	}
+	if err = validateName("name", name); err != nil {
+		return "", "", err
+	}
+	return chain, name, nil
+}

@@ -21,9 +21,9 @@ type tokenScope struct {
 
 func (sc tokenScope) storageKey(chain string) string {
 	if sc.club != "" {
-		return clubTokenStoragePrefix + chain + "/" + sc.club
+		return clubTokenKey(chain, sc.club)
 	}
-	return contactTokenStoragePrefix + chain + "/" + sc.contact
+	return contactTokenKey(chain, sc.contact)
 }
 
 func (sc tokenScope) readKind() string {
@@ -131,7 +131,7 @@ func (s *scopedSource) failed(err error) error {
 
 // deleteStoredScopedTokens deletes the chain's stored club and member tokens.
 func deleteStoredScopedTokens(ctx context.Context, s logical.Storage, chain string) error {
-	for _, prefix := range []string{clubTokenStoragePrefix + chain + "/", contactTokenStoragePrefix + chain + "/"} {
+	for _, prefix := range []string{chainDir(clubTokenStoragePrefix, chain), chainDir(contactTokenStoragePrefix, chain)} {
 		keys, err := s.List(ctx, prefix)
 		if err != nil {
 			return fmt.Errorf("listing the scoped tokens of chain %q: %w", chain, err)

@@ -95,7 +95,7 @@ func TestColdCredentialReadStorageCalls(t *testing.T) {
 	env.readCred(t)
 	t.Logf("storage reads of a cold creds/ read that refreshes: %d", counter.gets.Load())
 	require.Equal(t, int64(3), counter.gets.Load(), "the config, the credential, and its re-read under the key's lock")
-	require.Equal(t, int64(1), counter.puts.Load(), "the rotated refresh token, stored once")
+	require.Equal(t, int64(2), counter.puts.Load(), "the fence, then the rotated refresh token")
 
 	counter.reset()
 	env.readCred(t)

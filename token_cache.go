@@ -210,6 +210,9 @@ func (c *tokenCache) obtain(ctx context.Context, src tokenSource, loaded bool, m
 		tok = stored
 	}
 	fresh, err := src.mint(ctx)
+	if err != nil && fresh != nil {
+		return fresh, true, err // a good token whose storage failed: the fallback
+	}
 	if err != nil {
 		return tok, false, err
 	}
@@ -359,6 +362,11 @@ func (c *tokenCache) reset() {
 	}
 }
 
+// staleWarning tells a reader served t after err why no newer token came.
 func staleWarning(err error, t *cachedToken) string {
-	return fmt.Sprintf("could not get a new token (%v); returning the cached token, valid until %s", err, t.ExpiresAt.UTC().Format(time.RFC3339))
+	until := t.ExpiresAt.UTC().Format(time.RFC3339)
+	if held := (*storageFailedError)(nil); errors.As(err, &held) {
+		return fmt.Sprintf("%v; returning the newest token, valid until %s", err, until)
+	}
+	return fmt.Sprintf("could not get a new token (%v); returning the cached token, valid until %s", err, until)
 }

@@ -389,7 +389,8 @@ func TestTokenCacheFallback(t *testing.T) {
 	}{
 		{"Resamania unreachable", transient, true},
 		{"plain error", errors.New("boom"), true},
-		{"refresh token held in memory only", &storageFailedError{key: "k", err: errors.New("disk full")}, false},
+		{"refresh token held in memory only", &storageFailedError{key: "k", err: errors.New("disk full")}, true},
+		{"storage refused the fence", &fenceError{key: "k", grant: grantRefreshToken, err: errors.New("disk full")}, true},
 		{"credential needs sign-in", &credStateError{chain: "c", name: "n", state: credSignInRequired, reason: "invalid_grant"}, false},
 		{"answer lost", &answerLostError{msg: "answer lost", err: transient}, false},
 	}

@@ -14,6 +14,8 @@ import (
 // what it mints from after any change to it has finished.
 type tokenSource interface {
 	load(ctx context.Context) (*cachedToken, error)
+	// mint may return a token with an error: the token is good but what
+	// must follow it failed (storage); readers get it with a warning.
 	mint(ctx context.Context) (*cachedToken, error)
 	// budget bounds one load-and-mint, retries included.
 	budget() time.Duration

@@ -139,9 +139,11 @@ func (st *stack) list(path string) ([]string, error) {
 	return r.Data.Keys, nil
 }
 
-// chainConfig is what config/<chain> is written with.
+// chainConfig is what config/<chain> is written with. Bulk writes are not
+// verified (verify_connection=false): the figures are of reads, and each
+// read's upstream calls must be its own.
 func (st *stack) chainConfig(extra map[string]any) map[string]any {
-	cfg := map[string]any{"api_base_url": st.fake.URL(), "client_id": clientID, "client_secret": clientSecret, "api_key": gatewayKey}
+	cfg := map[string]any{"api_base_url": st.fake.URL(), "client_id": clientID, "client_secret": clientSecret, "api_key": gatewayKey, "verify_connection": false}
 	for k, v := range extra {
 		cfg[k] = v
 	}

@@ -35,8 +35,8 @@ func TestClusterFailoverKeepsEveryRefreshToken(t *testing.T) {
 	}
 	readers := startClusterReaders(t, c, paths, 100*time.Millisecond)
 	// Warm up over two refresh rounds.
-	time.Sleep(7 * time.Second)
-	require.GreaterOrEqual(t, cs.fake.TokenRequests(chain, "refresh_token"), 2*members, "credentials refresh before the failover")
+	require.Eventually(t, func() bool { return cs.fake.TokenRequests(chain, "refresh_token") >= 2*members }, 30*time.Second, 100*time.Millisecond,
+		"credentials refresh before the failover")
 
 	quietStart := time.Now()
 	killAt := waitQuietMoment(t, cs.fake, members)
@@ -65,7 +65,9 @@ func TestClusterFailoverKeepsEveryRefreshToken(t *testing.T) {
 
 	// Two more refresh rounds on the new active node, then the killed node
 	// comes back as a standby and serves reads again.
-	time.Sleep(7 * time.Second)
+	refreshed := cs.fake.TokenRequests(chain, "refresh_token")
+	require.Eventually(t, func() bool { return cs.fake.TokenRequests(chain, "refresh_token") >= refreshed+2*members }, 30*time.Second, 100*time.Millisecond,
+		"credentials refresh on the new active node")
 	c.Restart(t, active)
 	readers.waitGoodRead(t, active, time.Now(), 20*time.Second)
 	time.Sleep(2 * time.Second)

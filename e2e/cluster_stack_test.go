@@ -47,7 +47,8 @@ func (cs *clusterStack) node(i int) *vaultharness.Process { return cs.cluster.No
 // configure writes the chain's config through node i (a standby forwards it).
 func (cs *clusterStack) configure(t *testing.T, i int, extra map[string]any) {
 	t.Helper()
-	data := map[string]any{"api_base_url": cs.fake.URL(), "client_id": clientID, "client_secret": clientSecret, "api_key": gatewayKey}
+	// Unverified unless extra says so, as stack.configure.
+	data := map[string]any{"api_base_url": cs.fake.URL(), "client_id": clientID, "client_secret": clientSecret, "api_key": gatewayKey, "verify_connection": false}
 	for k, v := range extra {
 		data[k] = v
 	}

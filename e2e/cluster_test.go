@@ -90,10 +90,14 @@ func TestClusterConfigChangeSeenOnEveryNode(t *testing.T) {
 	require.Equal(t, "a", reqs[0].Form.Get("scope"))
 	require.Equal(t, "b", reqs[1].Form.Get("scope"), "the new token was asked for with the new config")
 
-	// A broken secret written through a standby takes effect at once, everywhere.
+	// A broken secret is refused when verified; stored unverified through a
+	// standby, it takes effect at once, everywhere.
 	standby := c.Standbys(active)[0]
 	const wrong = "SENTINEL-e2e-wrong-secret-7a1c"
 	_, err = cs.node(standby).Client.Logical().Write(configPath, map[string]any{"client_secret": wrong})
+	require.ErrorContains(t, err, "invalid_client", "verified through a standby, which forwards the write")
+	require.NotContains(t, err.Error(), wrong)
+	_, err = cs.node(standby).Client.Logical().Write(configPath, map[string]any{"client_secret": wrong, "verify_connection": false})
 	require.NoError(t, err)
 	for i := range c.Nodes {
 		// No retries: the api client would retry the 502.

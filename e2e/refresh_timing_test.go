@@ -17,7 +17,7 @@ import (
 // reader's refresh (3 s into a 5 s token) or the periodic refresh ahead
 // (2.5 s in) before the kill lands. A crash between Resamania's rotation and
 // the commit of the new refresh token loses the grant whatever the plugin
-// does (SERVER-BEHAVIOUR.md, "Rotation"), so the test does not aim there.
+// does (docs/resamania.md, "Answers"), so the test does not aim there.
 func quietMomentToKill(fake *fakeresamania.Server, n int, now time.Time) bool {
 	var refreshes []time.Time
 	for _, r := range fake.Requests() {

@@ -31,7 +31,7 @@ const (
 
 // soakBurst is one minute's fault burst. Refreshes only get slow answers:
 // a 5xx or a reset after a refresh was sent may have spent the refresh token
-// (SERVER-BEHAVIOUR.md), so the plugin rightly asks for a new sign-in then;
+// (docs/resamania.md, "Answers"), so the plugin rightly asks for a new sign-in then;
 // that has its own tests. The client_credentials grant, which spends
 // nothing, gets them all.
 func soakBurst() []fakeresamania.Fault {

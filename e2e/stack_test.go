@@ -6,6 +6,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -83,12 +85,17 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	return &stack{vault: h.Server, fake: fake, plugin: h.Plugin, audit: h.AuditLog}
 }
 
-// configure writes the chain's config through the CLI.
+// configure writes the chain's config through the CLI. It is not verified
+// unless extra says so, so that the upstream calls a test counts are its
+// reads'; gateway_answers_test.go proves the verified write on its own.
 func (st *stack) configure(t *testing.T, extra ...string) {
 	t.Helper()
-	args := append([]string{"write", configPath,
-		"api_base_url=" + st.fake.URL(), "client_id=" + clientID, "client_secret=" + clientSecret, "api_key=" + gatewayKey}, extra...)
-	st.vault.MustCLI(t, args...)
+	args := []string{"write", configPath,
+		"api_base_url=" + st.fake.URL(), "client_id=" + clientID, "client_secret=" + clientSecret, "api_key=" + gatewayKey}
+	if !slices.ContainsFunc(extra, func(a string) bool { return strings.HasPrefix(a, "verify_connection=") }) {
+		args = append(args, "verify_connection=false")
+	}
+	st.vault.MustCLI(t, append(args, extra...)...)
 }
 
 // readToken is `vault read -format=json resamania/token/<chain>`, parsed.

@@ -92,7 +92,9 @@ func TestConcurrentColdReadsMakeOneUpstreamCall(t *testing.T) {
 func TestInvalidClientIsClearThroughCLI(t *testing.T) {
 	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}})
 	const wrong = "SENTINEL-e2e-wrong-secret-0b9e"
-	st.vault.MustCLI(t, "write", configPath, "api_base_url="+st.fake.URL(), "client_id="+clientID, "client_secret="+wrong, "api_key="+gatewayKey)
+	// Stored unverified, so the read meets the refusal (a verified write is
+	// refused first: gateway_answers_test.go).
+	st.vault.MustCLI(t, "write", configPath, "api_base_url="+st.fake.URL(), "client_id="+clientID, "client_secret="+wrong, "api_key="+gatewayKey, "verify_connection=false")
 
 	_, stderr, err := st.vault.CLI(t, "read", tokenPath)
 	require.Error(t, err)
@@ -105,7 +107,7 @@ func TestInvalidClientIsClearThroughCLI(t *testing.T) {
 	require.Equal(t, 1, st.fake.TokenRequests(chain, ""), "a rejected client is not retried")
 
 	// Without the gateway key, the gateway's 401 says what to set.
-	st.vault.MustCLI(t, "write", configPath, "client_secret="+clientSecret, "api_key=")
+	st.vault.MustCLI(t, "write", configPath, "client_secret="+clientSecret, "api_key=", "verify_connection=false")
 	_, stderr, err = st.vault.CLI(t, "read", tokenPath)
 	require.Error(t, err)
 	require.Contains(t, stderr, "set api_key")

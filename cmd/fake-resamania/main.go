@@ -21,11 +21,11 @@ import (
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
 )
 
-// memberFlags collects repeated -member user:password flags.
-type memberFlags []string
+// repeatedFlag collects a flag given several times (-member, -club, -outside-plan).
+type repeatedFlag []string
 
-func (m *memberFlags) String() string     { return strings.Join(*m, ",") }
-func (m *memberFlags) Set(v string) error { *m = append(*m, v); return nil }
+func (m *repeatedFlag) String() string     { return strings.Join(*m, ",") }
+func (m *repeatedFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
 	if err := run(); err != nil {
@@ -35,62 +35,93 @@ func main() {
 }
 
 func run() error {
-	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback only)")
-	prefix := flag.String("prefix", "", "gateway path prefix, e.g. /integration")
-	clientToken := flag.String("client-token", "demo", "chain identifier (client_token)")
-	clientID := flag.String("client-id", "1_demo", "OAuth client_id ({id}_{randomId})")
-	clientSecret := flag.String("client-secret", "demo-secret", "OAuth client_secret")
-	expiresIn := flag.Int("expires-in", 3600, "access-token lifetime in seconds")
-	gatewayKey := flag.String("gateway-key", "", "require this x-gravitee-api-key on every request")
-	redirectURI := flag.String("redirect-uri", "http://127.0.0.1:8250/callback", "registered redirect URI for the code flow")
-	var members memberFlags
-	flag.Var(&members, "member", "member user:password who can sign in, the user also an email for the contact grant (repeatable; default member:password and alice@demo.example:password)")
-	var clubs memberFlags
-	flag.Var(&clubs, "club", "number of a club of the chain, for the club grant (repeatable; default 1)")
-	flag.Parse()
-	if len(members) == 0 {
-		members = memberFlags{"member:password", "alice@demo.example:password"}
-	}
-	if len(clubs) == 0 {
-		clubs = memberFlags{"1"}
-	}
-
-	if err := checkLoopback(*addr); err != nil {
-		return err
-	}
-	srv := fakeresamania.New(fakeresamania.Options{PathPrefix: *prefix, GatewayKey: *gatewayKey, Logf: log.Printf})
-	srv.AddClient(fakeresamania.Client{
-		ClientToken: *clientToken, ClientID: *clientID, ClientSecret: *clientSecret,
-		ExpiresIn: *expiresIn, RedirectURIs: []string{*redirectURI},
-		AllowedGrants: []string{fakeresamania.GrantClientCredentials, fakeresamania.GrantAuthorizationCode, fakeresamania.GrantRefreshToken,
-			fakeresamania.GrantClubCredentials, fakeresamania.GrantContactCredentials},
-	})
-	for _, c := range clubs {
-		id, err := strconv.Atoi(c)
-		if err != nil || id <= 0 {
-			return fmt.Errorf("-club %q: want a club number", c)
-		}
-		srv.AddClub(*clientToken, id)
-	}
-	for _, m := range members {
-		user, pass, ok := strings.Cut(m, ":")
-		if !ok || user == "" {
-			return errors.New("-member: want user:password") // no value: it may hold a password
-		}
-		srv.AddMember(*clientToken, user, pass)
-	}
-
-	ln, err := net.Listen("tcp", *addr)
+	opts, err := parseFlags()
 	if err != nil {
 		return err
 	}
+	srv, err := buildServer(opts)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", opts.addr)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("RESAMANIA_URL=http://%s%s\n", ln.Addr(), srv.PathPrefix())
+	return serveUntilSignalled(ln, srv)
+}
+
+// options are the command line's.
+type options struct {
+	addr, prefix, clientToken, clientID, clientSecret, gatewayKey, redirectURI string
+	expiresIn                                                                  int
+	members, clubs, outsidePlan                                                repeatedFlag
+	limits                                                                     fakeresamania.GatewayLimits
+}
+
+func parseFlags() (options, error) {
+	var o options
+	flag.StringVar(&o.addr, "addr", "127.0.0.1:0", "listen address (loopback only)")
+	flag.StringVar(&o.prefix, "prefix", "", "gateway path prefix, e.g. /integration")
+	flag.StringVar(&o.clientToken, "client-token", "demo", "chain identifier (client_token)")
+	flag.StringVar(&o.clientID, "client-id", "1_demo", "OAuth client_id ({id}_{randomId})")
+	flag.StringVar(&o.clientSecret, "client-secret", "demo-secret", "OAuth client_secret")
+	flag.IntVar(&o.expiresIn, "expires-in", 3600, "access-token lifetime in seconds")
+	flag.StringVar(&o.gatewayKey, "gateway-key", "", "require this x-gravitee-api-key on every request")
+	flag.StringVar(&o.redirectURI, "redirect-uri", "http://127.0.0.1:8250/callback", "registered redirect URI for the code flow")
+	flag.Var(&o.members, "member", "member user:password who can sign in, the user also an email for the contact grant (repeatable; default member:password and alice@demo.example:password)")
+	flag.Var(&o.clubs, "club", "number of a club of the chain, for the club grant (repeatable; default 1)")
+	flag.Var(&o.outsidePlan, "outside-plan", "client_token whose token endpoint the gateway key's plan does not cover: a 403 (repeatable)")
+	flag.IntVar(&o.limits.SpikeArrest, "spike-arrest", 0, "the gateway's spike arrest, requests per 100 ms per key (0: none)")
+	flag.IntVar(&o.limits.RatePerMinute, "rate-per-minute", 0, "the gateway's rate limit, requests per minute per key (0: none)")
+	flag.IntVar(&o.limits.DailyQuota, "daily-quota", 0, "the gateway's quota, requests per day per key (0: none)")
+	flag.Parse()
+	if len(o.members) == 0 {
+		o.members = repeatedFlag{"member:password", "alice@demo.example:password"}
+	}
+	if len(o.clubs) == 0 {
+		o.clubs = repeatedFlag{"1"}
+	}
+	return o, checkLoopback(o.addr)
+}
+
+// buildServer is the fake server with the chain, its clubs and members.
+func buildServer(o options) (*fakeresamania.Server, error) {
+	srv := fakeresamania.New(fakeresamania.Options{PathPrefix: o.prefix, GatewayKey: o.gatewayKey, Logf: log.Printf})
+	srv.AddClient(fakeresamania.Client{
+		ClientToken: o.clientToken, ClientID: o.clientID, ClientSecret: o.clientSecret,
+		ExpiresIn: o.expiresIn, RedirectURIs: []string{o.redirectURI},
+		AllowedGrants: []string{fakeresamania.GrantClientCredentials, fakeresamania.GrantAuthorizationCode, fakeresamania.GrantRefreshToken,
+			fakeresamania.GrantClubCredentials, fakeresamania.GrantContactCredentials},
+	})
+	for _, c := range o.clubs {
+		id, err := strconv.Atoi(c)
+		if err != nil || id <= 0 {
+			return nil, fmt.Errorf("-club %q: want a club number", c)
+		}
+		srv.AddClub(o.clientToken, id)
+	}
+	for _, m := range o.members {
+		user, pass, ok := strings.Cut(m, ":")
+		if !ok || user == "" {
+			return nil, errors.New("-member: want user:password") // no value: it may hold a password
+		}
+		srv.AddMember(o.clientToken, user, pass)
+	}
+	for _, ct := range o.outsidePlan {
+		srv.LeaveOutOfPlan(ct)
+	}
+	srv.SetGatewayLimits(o.limits)
+	return srv, nil
+}
+
+// serveUntilSignalled serves srv on ln until SIGINT or SIGTERM.
+func serveUntilSignalled(ln net.Listener, srv *fakeresamania.Server) error {
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()
-
-	fmt.Printf("RESAMANIA_URL=http://%s%s\n", ln.Addr(), srv.PathPrefix())
 	select {
 	case err := <-served:
 		return err

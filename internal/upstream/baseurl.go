@@ -73,10 +73,16 @@ func TokenURL(baseURL, clientToken string) string {
 	return strings.TrimRight(baseURL, "/") + "/" + url.PathEscape(clientToken) + "/oauth/v2/token"
 }
 
-// LoginURL is the page a member signs in on for the authorization_code grant,
-// with its query in the documented order: response_type, client_id,
-// redirect_uri, then state and scope when given.
-func LoginURL(baseURL, clientToken, clientID, redirectURI, state, scope string) string {
+// LoginPage is the documented page a member of a chain signs in on:
+// {base}/{client_token}/oauth/login.
+func LoginPage(baseURL, clientToken string) string {
+	return strings.TrimRight(baseURL, "/") + "/" + url.PathEscape(clientToken) + "/oauth/login"
+}
+
+// LoginURL is the sign-in page with the authorization_code grant's query in
+// the documented order: response_type, client_id, redirect_uri, then state
+// and scope when given.
+func LoginURL(page, clientID, redirectURI, state, scope string) string {
 	q := "response_type=code&client_id=" + url.QueryEscape(clientID) + "&redirect_uri=" + url.QueryEscape(redirectURI)
 	if state != "" {
 		q += "&state=" + url.QueryEscape(state)
@@ -84,7 +90,7 @@ func LoginURL(baseURL, clientToken, clientID, redirectURI, state, scope string) 
 	if scope != "" {
 		q += "&scope=" + url.QueryEscape(scope)
 	}
-	return strings.TrimRight(baseURL, "/") + "/" + url.PathEscape(clientToken) + "/oauth/login?" + q
+	return page + "?" + q
 }
 
 func isLoopbackHost(host string) bool {

@@ -125,7 +125,7 @@ func TestLoginURL(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, LoginURL(tc.base, tc.chain, tc.clientID, tc.redirect, tc.state, tc.scope))
+			require.Equal(t, tc.want, LoginURL(LoginPage(tc.base, tc.chain), tc.clientID, tc.redirect, tc.state, tc.scope))
 		})
 	}
 }

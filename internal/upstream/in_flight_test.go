@@ -18,28 +18,41 @@ import (
 // server; all get their token.
 func TestInFlightLimitBoundsEveryClientSharingIt(t *testing.T) {
 	var now, peak atomic.Int32
+	full := make(chan struct{}) // closed once 3 requests are at the server together
+	var fullOnce sync.Once
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := now.Add(1)
 		defer now.Add(-1)
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 		}
-		time.Sleep(20 * time.Millisecond)
+		if n == 3 {
+			fullOnce.Do(func() { close(full) })
+		}
+		select { // the first ones wait for the third, so the limit is reached
+		case <-full:
+		case <-time.After(5 * time.Second):
+		}
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"access_token":"tok","token_type":"bearer","expires_in":3600,"scope":null}`)
 	}))
 	t.Cleanup(srv.Close)
 	limit := NewInFlightLimit(3)
 	var wg sync.WaitGroup
+	errs := make(chan error, 20)
 	for i := range 20 {
-		c, err := New(Config{TokenURL: fmt.Sprintf("%s/c%d/oauth/v2/token", srv.URL, i), ClientID: "1_a", ClientSecret: "s", AttemptTimeout: 5 * time.Second, InFlight: limit})
+		c, err := New(Config{TokenURL: fmt.Sprintf("%s/c%d/oauth/v2/token", srv.URL, i), ClientID: "1_a", ClientSecret: "s", AttemptTimeout: 10 * time.Second, InFlight: limit})
 		require.NoError(t, err)
 		t.Cleanup(c.CloseIdleConnections)
 		wg.Go(func() {
 			_, err := c.ClientCredentials(t.Context())
-			require.NoError(t, err)
+			errs <- err
 		})
 	}
 	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
 	require.Equal(t, int32(3), peak.Load(), "the server saw at most, and here exactly, 3 at once")
 }
 

@@ -219,8 +219,9 @@ func TestRefreshAfterRefusedConnection(t *testing.T) {
 	srv.ResetCounters()
 
 	addr := closedPort(t)
+	refused := make(chan struct{}, 4) // told of each attempt that ended
 	c, err := New(Config{TokenURL: TokenURL("http://"+addr, testChain), ClientID: testClientID, ClientSecret: testSecret,
-		MaxAttempts: 4, AttemptTimeout: 500 * time.Millisecond})
+		MaxAttempts: 4, AttemptTimeout: 500 * time.Millisecond, Observe: func(Call) { refused <- struct{}{} }})
 	require.NoError(t, err)
 	t.Cleanup(c.CloseIdleConnections)
 
@@ -235,9 +236,13 @@ func TestRefreshAfterRefusedConnection(t *testing.T) {
 		tok, err := c.Refresh(context.Background(), tok.RefreshToken)
 		done <- result{tok, err, time.Since(start)}
 	}()
-	// The first attempt is refused at once; the first backoff is at least
-	// 125 ms, so the listener is back before the second attempt (or a later one).
-	time.Sleep(80 * time.Millisecond)
+	// Once the first attempt has been refused, the listener comes back: the
+	// first backoff is at least 125 ms, so before the second attempt.
+	select {
+	case <-refused:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first attempt never ended")
+	}
 	l, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
 	second := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
@@ -253,6 +258,7 @@ func TestRefreshAfterRefusedConnection(t *testing.T) {
 	require.NoError(t, r.err)
 	require.NotEqual(t, tok.RefreshToken, r.tok.RefreshToken)
 	require.GreaterOrEqual(t, r.took, 120*time.Millisecond, "the success came from a retry")
+	require.Len(t, refused, 1, "one attempt refused, then the one that succeeded")
 	require.Equal(t, 1, srv.TokenRequests("", ""), "the refresh token reached the server once")
 }
 

@@ -33,16 +33,7 @@ func (c *Cluster) Restart(t testing.TB, i int) {
 // rejoin starts a stopped node and brings it back into the cluster.
 func (c *Cluster) rejoin(n *Node, deadline time.Time) error {
 	p := n.Process
-	if err := p.start(); err != nil {
-		return err
-	}
-	if _, err := p.waitHealth(deadline, "listener", answering); err != nil {
-		return err
-	}
-	if err := p.unseal(deadline); err != nil {
-		return err
-	}
-	if _, err := p.waitHealth(deadline, "unsealed", isUnsealed); err != nil {
+	if err := startUnsealed(p, deadline); err != nil {
 		return err
 	}
 	if err := p.waitKnowsLeader(deadline); err != nil {
