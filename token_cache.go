@@ -77,7 +77,7 @@ func (c *tokenCache) entryLocked(key string) *cacheEntry {
 // leaves nothing behind. An entry whose keyLock someone holds or awaits
 // (busy) must stay, or a new entry's lock would let a mint overlap a change.
 func (c *tokenCache) removeLocked(e *cacheEntry) {
-	e.drop()
+	e.clear()
 	if e.busy > 0 {
 		e.removed = true
 		return
@@ -310,10 +310,10 @@ func (c *tokenCache) forgetPrefix(prefix string) {
 	}
 }
 
-// drop forgets the entry's token, and the flight under way: its result came
+// clear forgets the entry's token, and the flight under way: its result came
 // from the source as it was, so a reader from now on waits for a new flight.
 // Guarded by tokenCache.mu.
-func (e *cacheEntry) drop() {
+func (e *cacheEntry) clear() {
 	e.gen++
 	e.token, e.loaded, e.failure, e.flight = nil, false, nil, nil
 }
@@ -358,7 +358,7 @@ func (c *tokenCache) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, e := range c.entries {
-		e.drop()
+		e.clear()
 	}
 }
 
