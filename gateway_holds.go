@@ -75,4 +75,3 @@ func (b *backend) restoreGatewayHold(ctx context.Context, s logical.Storage, key
 		b.chains.holds.Restore(id, upstream.LimitWindow{Limit: h.Limit, Until: h.Until})
 	}
 }
-
