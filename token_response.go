@@ -71,33 +71,34 @@ func (b *backend) serveToken(ctx context.Context, req *logical.Request, d *frame
 		return errorResponse(err)
 	}
 	key, src := r.source(ch)
-	tok, minted, warning, err := b.tokens.get(ctx, key, src, minLeft)
+	ans, err := b.tokens.get(ctx, key, src, minLeft)
 	if err == nil && ch.config.leaseMode() == leaseRenewable {
-		tok, minted, warning, err = b.renewableToken(ctx, key, src, tok, minted, warning)
+		ans, err = b.renewableToken(ctx, key, src, ans)
 	}
-	b.metrics.countTokenRead(r.kind, minted, warning, err)
+	b.metrics.countTokenRead(r.kind, ans.minted, ans.warning, err)
 	if err != nil {
 		return errorResponse(err)
 	}
-	return b.tokenResponse(tok, ch, r, warning), nil
+	return b.tokenResponse(ans.token, ch, r, ans.warning), nil
 }
 
 // renewableToken makes sure a renewable read hands out a token with at least
 // renewableMinLeft of it left: see token_lifetime.go. When a newer token
 // cannot be had, the one in hand still serves, with a warning.
-func (b *backend) renewableToken(ctx context.Context, key string, src tokenSource, tok *cachedToken, minted bool, warning string) (*cachedToken, bool, string, error) {
-	need := renewableMinLeft(tok)
-	if tok.ExpiresAt.Sub(b.now()) >= need {
-		return tok, minted, warning, nil
+func (b *backend) renewableToken(ctx context.Context, key string, src tokenSource, ans tokenAnswer) (tokenAnswer, error) {
+	need := renewableMinLeft(ans.token)
+	if ans.token.ExpiresAt.Sub(b.now()) >= need {
+		return ans, nil
 	}
-	newer, newerMinted, newerWarning, err := b.tokens.get(ctx, key, src, need)
+	newer, err := b.tokens.get(ctx, key, src, need)
 	switch {
 	case err == nil:
-		return newer, minted || newerMinted, newerWarning, nil
+		newer.minted = newer.minted || ans.minted
+		return newer, nil
 	case allowsFallback(err):
-		return tok, minted, staleWarning(err, tok), nil
+		return tokenAnswer{token: ans.token, minted: ans.minted, warning: staleWarning(err, ans.token)}, nil
 	}
-	return nil, false, "", err
+	return tokenAnswer{}, err
 }
 
 // tokenResponse shapes a token read by the chain's lease mode: a lease that
