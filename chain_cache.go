@@ -143,8 +143,8 @@ func (c *chainCache) change(name string, fn func() error) error {
 	return fn()
 }
 
-// drop forgets a chain whose config another node changed.
-func (c *chainCache) drop(name string) {
+// invalidate forgets a chain whose config another node changed.
+func (c *chainCache) invalidate(name string) {
 	lock := locksutil.LockForKey(c.locks, name)
 	lock.Lock()
 	defer lock.Unlock()

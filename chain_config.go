@@ -235,9 +235,5 @@ func printable(s string) bool {
 	return true
 }
 
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
+// clip is upstream.Clip: one way to shorten what a message quotes.
+var clip = upstream.Clip

@@ -22,11 +22,18 @@ func (s *clientCredentialsSource) key() string { return chainTokenKey(s.chain) }
 func (s *clientCredentialsSource) budget() time.Duration { return mintBudget(s.timeout) }
 
 func (s *clientCredentialsSource) load(ctx context.Context) (*cachedToken, error) {
+	ch, err := s.chains.get(ctx, s.storage, s.chain)
+	if err != nil {
+		return nil, err
+	}
 	tok, err := getJSON[cachedToken](ctx, s.storage, s.key(), fmt.Sprintf("the cached token of chain %q", s.chain))
-	if errors.Is(err, errUndecodable) {
+	switch {
+	case errors.Is(err, errUndecodable):
 		// A token that cannot be read is only a cache miss.
 		s.log.Warn("ignoring an unreadable cached token", "chain", s.chain)
 		return nil, nil
+	case tok.staleForConfig(ch.fingerprint):
+		return nil, nil // minted with another config: a miss
 	}
 	return tok, err
 }
@@ -46,6 +53,7 @@ func (s *clientCredentialsSource) mint(ctx context.Context) (*cachedToken, error
 		return nil, &upstreamError{chain: s.chain, grant: "client_credentials", err: err}
 	}
 	tok := newCachedToken(t)
+	tok.ConfigFingerprint = ch.fingerprint
 	if s.log.IsDebug() {
 		s.log.Debug("minted a token", "chain", s.chain, "expires_at", tok.ExpiresAt.UTC(), "duration", time.Since(start))
 	}

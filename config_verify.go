@@ -27,7 +27,9 @@ func (b *backend) verifyConnection(ctx context.Context, chain string, cfg *chain
 	if err != nil {
 		return nil, &upstreamError{chain: chain, grant: "client_credentials", err: err}
 	}
-	return newCachedToken(t), nil
+	tok := newCachedToken(t)
+	tok.ConfigFingerprint = cfg.fingerprint()
+	return tok, nil
 }
 
 // verifyFailure is what a config write answers when its verification

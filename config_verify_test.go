@@ -164,3 +164,20 @@ func TestLoginURL(t *testing.T) {
 	}
 	require.Equal(t, before, env.dumpStorage())
 }
+
+// TestATokenOfAnotherConfigIsNeverServed: one rule for every scope: a token
+// minted with another config than the chain's now is stale, in memory or in
+// storage, on this node or after a reload.
+func TestATokenOfAnotherConfigIsNeverServed(t *testing.T) {
+	env := getTestBackend(t)
+	env.configure(nil)
+	old := env.readToken(nil).Data["access_token"]
+	resp, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"scope": "read", "verify_connection": false})
+	require.NoError(t, err)
+	require.Nil(t, resp)
+	reloadBackend(t, env) // nothing in memory: the stored token is read again
+	fresh := env.readToken(nil)
+	require.NotEqual(t, old, fresh.Data["access_token"])
+	require.Equal(t, "read", fresh.Data["scope"], "minted with the new config")
+	require.Equal(t, 2, env.fake.TokenRequests(testChain, "client_credentials"))
+}

@@ -31,7 +31,7 @@ func (b *backend) invalidate(ctx context.Context, key string) {
 	switch {
 	case strings.HasPrefix(key, configStoragePrefix):
 		chain := strings.TrimPrefix(key, configStoragePrefix)
-		b.chains.drop(chain)
+		b.chains.invalidate(chain)
 		b.forgetChainTokens(chain)
 	case strings.HasPrefix(key, contactsStoragePrefix):
 		b.tokens.forget(contactTokenStoragePrefix + strings.TrimPrefix(key, contactsStoragePrefix))

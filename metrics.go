@@ -111,8 +111,8 @@ func (m *metrics) upstreamCall(c upstream.Call) {
 	m.upstreamDuration.WithLabelValues(c.Grant).Observe(c.Duration.Seconds())
 }
 
-// tokenRead counts one token read by how it was answered.
-func (m *metrics) tokenRead(kind string, minted bool, warning string, err error) {
+// countTokenRead counts one token read by how it was answered.
+func (m *metrics) countTokenRead(kind string, minted bool, warning string, err error) {
 	result := readCache
 	switch {
 	case err != nil:

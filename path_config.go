@@ -297,14 +297,12 @@ func (b *backend) applyConfigWrite(ctx context.Context, s logical.Storage, chain
 	if err := putChainConfig(ctx, s, chain, cfg); err != nil {
 		return err
 	}
-	switch {
-	case w.verified != nil:
+	if w.verified != nil {
 		// The verified token serves the first read: no second request.
 		return putJSON(ctx, s, chainTokenKey(chain), "the verified token", w.verified)
-	case mintingChanged:
-		// The cached token was minted with the old client: it must not outlive it.
-		return deleteStoredToken(ctx, s, chain)
 	}
+	// A token minted with the old client is stale by its fingerprint
+	// (staleForConfig), whatever its scope.
 	return nil
 }
 

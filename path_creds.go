@@ -173,7 +173,7 @@ func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *fr
 	if err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
-	return b.serveToken(ctx, req, d, tokenRead{
+	return b.serveToken(ctx, req, d, tokenReadRequest{
 		chain:    chain,
 		internal: map[string]any{"client_token": chain, "name": name},
 		kind:     readKindMember,

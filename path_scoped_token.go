@@ -86,7 +86,7 @@ func (b *backend) pathContactTokenRead(ctx context.Context, req *logical.Request
 }
 
 func (b *backend) serveScopedToken(ctx context.Context, req *logical.Request, d *framework.FieldData, chain string, scope tokenScope, extra map[string]any) (*logical.Response, error) {
-	return b.serveToken(ctx, req, d, tokenRead{
+	return b.serveToken(ctx, req, d, tokenReadRequest{
 		chain:    chain,
 		internal: map[string]any{"client_token": chain, "club_id": scope.club, "contact": scope.contact},
 		extra:    extra,

@@ -46,7 +46,7 @@ func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *fr
 	if err := validateClientToken(chain); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
-	return b.serveToken(ctx, req, d, tokenRead{
+	return b.serveToken(ctx, req, d, tokenReadRequest{
 		chain:    chain,
 		internal: map[string]any{"client_token": chain},
 		kind:     readKindToken,

@@ -59,11 +59,8 @@ func (b *backend) refreshReadAhead(ctx context.Context) {
 	due := b.tokens.readAhead(b.now())
 	jobs := make([]func(), 0, len(due))
 	for key, src := range due {
-		jobs = append(jobs, func() {
-			if err := b.tokens.refresh(ctx, key, src); err != nil {
-				b.Logger().Warn("refresh ahead failed; readers will retry", "key", key, "error", err)
-			}
-		})
+		// A failure is logged once, by its source; readers will retry.
+		jobs = append(jobs, func() { _ = b.tokens.refresh(ctx, key, src) })
 	}
 	runBounded(ctx, jobs, keepAliveParallel)
 }
@@ -95,15 +92,11 @@ func (b *backend) keepCredentialsAlive(ctx context.Context, s logical.Storage) {
 			if fenced.Load() {
 				return
 			}
+			// Any other failure is logged once, by the source.
 			err := b.tokens.refresh(ctx, src.key(), src)
 			var fe *fenceError
-			switch {
-			case errors.As(err, &fe):
-				if !fenced.Swap(true) {
-					b.Logger().Warn("keep-alive: Vault's storage cannot commit, so no refresh is sent this tick; the credentials due wait for the next", "due", len(due), "error", fe.err)
-				}
-			case err != nil:
-				b.Logger().Warn("keep-alive refresh failed", "credential", src.key(), "error", err)
+			if errors.As(err, &fe) && !fenced.Swap(true) {
+				b.Logger().Warn("keep-alive: Vault's storage cannot commit, so no refresh is sent this tick; the credentials due wait for the next", "due", len(due), "error", fe.err)
 			}
 		})
 	}

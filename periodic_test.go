@@ -3,6 +3,7 @@ package resamania
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
 )
 
 // tick runs the background work once, as Vault's periodic function does.
@@ -166,4 +169,23 @@ func TestTickCutOffStartsNoMoreRefreshes(t *testing.T) {
 	_, src, c := cacheUnderTest(time.Hour)
 	require.ErrorIs(t, c.refresh(ctx, "k", src), context.Canceled)
 	requireCounts(t, src, 0, 0)
+}
+
+// TestFailedKeepAliveRefreshIsLoggedOnce: one warning names the credential
+// that failed, not one from the source and another from the tick.
+func TestFailedKeepAliveRefreshIsLoggedOnce(t *testing.T) {
+	env := getCredsBackend(t, 3600, map[string]any{"refresh_token_ttl": "1h", "request_timeout": "1s"})
+	env.signIn(t)
+	env.clock.Advance(31 * time.Minute)
+	env.fake.InjectFault(fakeresamania.Fault{Status: 400, ContentType: "application/json", Body: `{"error":"invalid_request","error_description":null}`, GrantType: fakeresamania.GrantRefreshToken})
+	before := len(env.logs.String())
+	env.tick(t)
+	tickLog := env.logs.String()[before:]
+	var lines []string
+	for _, line := range strings.Split(tickLog, "\n") {
+		if strings.Contains(line, "[WARN]") && strings.Contains(line, credKey(testChain, testMember)) {
+			lines = append(lines, line)
+		}
+	}
+	require.Len(t, lines, 1, "the tick's warnings about the credential:\n%s", tickLog)
 }

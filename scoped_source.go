@@ -71,7 +71,7 @@ func (s *scopedSource) load(ctx context.Context) (*cachedToken, error) {
 		return nil, err
 	}
 	tok, err := getJSON[cachedToken](ctx, s.storage, s.key(), "a cached scoped token")
-	if errors.Is(err, errUndecodable) || (tok != nil && tok.ConfigFingerprint != ch.fingerprint) {
+	if errors.Is(err, errUndecodable) || tok.staleForConfig(ch.fingerprint) {
 		return nil, nil // a miss: unreadable, or minted with another config
 	}
 	return tok, err

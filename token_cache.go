@@ -77,7 +77,7 @@ func (c *tokenCache) entryLocked(key string) *cacheEntry {
 // leaves nothing behind. An entry whose keyLock someone holds or awaits
 // (busy) must stay, or a new entry's lock would let a mint overlap a change.
 func (c *tokenCache) removeLocked(e *cacheEntry) {
-	e.drop()
+	e.clear()
 	if e.busy > 0 {
 		e.removed = true
 		return
@@ -95,10 +95,17 @@ func (c *tokenCache) releaseLocked(e *cacheEntry) {
 	}
 }
 
-// get returns a token of key with at least minLeft left. minted is set when
-// it was minted by the flight this read started or joined. warning is set
-// when Resamania failed and a still-valid cached token is served instead.
-func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLeft time.Duration) (tok *cachedToken, minted bool, warning string, err error) {
+// tokenAnswer is what a read gets of the cache: the token, whether the
+// flight this read started or joined minted it, and, when Resamania failed
+// and a still-valid cached token is served instead, the warning that says so.
+type tokenAnswer struct {
+	token   *cachedToken
+	minted  bool
+	warning string
+}
+
+// get returns a token of key with at least minLeft left.
+func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLeft time.Duration) (tokenAnswer, error) {
 	// A second round is needed only when the first joined a flight that
 	// loaded a stored token too short for this reader.
 	for round := 0; round < 2; round++ {
@@ -108,31 +115,23 @@ func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLe
 		e.lastRead, e.src = now, src
 		if t := e.token; t != nil && isFresh(t, now, minLeft) {
 			c.mu.Unlock()
-			return t, false, "", nil
+			return tokenAnswer{token: t}, nil
 		}
 		if t := e.token; t != nil && e.failure != nil && allowsFallback(e.failure) && now.Sub(e.failedAt) < failureCooldown && isUsable(t, now, minLeft) {
 			failure := e.failure
 			c.mu.Unlock()
-			return t, false, staleWarning(failure, t), nil
+			return tokenAnswer{token: t, warning: staleWarning(failure, t)}, nil
 		}
-		f := e.flight
-		if f == nil {
-			if c.closed {
-				c.mu.Unlock()
-				return nil, false, "", errUnloading
-			}
-			f = &flight{done: make(chan struct{})}
-			e.flight = f
-			e.busy++
-			c.flying.Add(1)
-			go c.fly(ctx, e, f, src, minLeft, false)
-		}
+		f, err := c.flightLocked(ctx, e, src, minLeft, false)
 		c.mu.Unlock()
+		if err != nil {
+			return tokenAnswer{}, err
+		}
 
 		select {
 		case <-f.done:
 		case <-ctx.Done():
-			return nil, false, "", fmt.Errorf("waiting for a token: %w", ctx.Err())
+			return tokenAnswer{}, fmt.Errorf("waiting for a token: %w", ctx.Err())
 		}
 
 		now = c.now()
@@ -141,18 +140,35 @@ func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLe
 			t := e.token
 			c.mu.Unlock()
 			if t != nil && allowsFallback(f.err) && isUsable(t, now, minLeft) {
-				return t, false, staleWarning(f.err, t), nil
+				return tokenAnswer{token: t, warning: staleWarning(f.err, t)}, nil
 			}
-			return nil, false, "", f.err
+			return tokenAnswer{}, f.err
 		}
 		if isUsable(f.token, now, minLeft) && (f.minted || isFresh(f.token, now, minLeft)) {
-			return f.token, f.minted, "", nil
+			return tokenAnswer{token: f.token, minted: f.minted}, nil
 		}
 		if f.minted {
-			return nil, false, "", &errTooShort{lifetime: lifetimeOf(f.token), minLeft: minLeft}
+			return tokenAnswer{}, &errTooShort{lifetime: lifetimeOf(f.token), minLeft: minLeft}
 		}
 	}
-	return nil, false, "", fmt.Errorf("no token with %s left could be obtained", minLeft)
+	return tokenAnswer{}, fmt.Errorf("no token with %s left could be obtained", minLeft)
+}
+
+// flightLocked is the one place a flight starts: the key's flight under way,
+// or a new one, unless the mount is unloading. Called with c.mu held.
+func (c *tokenCache) flightLocked(ctx context.Context, e *cacheEntry, src tokenSource, minLeft time.Duration, force bool) (*flight, error) {
+	if e.flight != nil {
+		return e.flight, nil
+	}
+	if c.closed {
+		return nil, errUnloading
+	}
+	f := &flight{done: make(chan struct{})}
+	e.flight = f
+	e.busy++
+	c.flying.Add(1)
+	go c.fly(ctx, e, f, src, minLeft, force)
+	return f, nil
 }
 
 // fly loads and, if need be, mints under the key's lock, detached from the
@@ -226,20 +242,11 @@ func (c *tokenCache) refresh(ctx context.Context, key string, src tokenSource) e
 		return err // the tick is over: start nothing it could not wait for
 	}
 	c.mu.Lock()
-	e := c.entryLocked(key)
-	f := e.flight
-	if f == nil {
-		if c.closed {
-			c.mu.Unlock()
-			return errUnloading
-		}
-		f = &flight{done: make(chan struct{})}
-		e.flight = f
-		e.busy++
-		c.flying.Add(1)
-		go c.fly(ctx, e, f, src, 0, true)
-	}
+	f, err := c.flightLocked(ctx, c.entryLocked(key), src, 0, true)
 	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	select {
 	case <-f.done:
 		return f.err
@@ -310,10 +317,10 @@ func (c *tokenCache) forgetPrefix(prefix string) {
 	}
 }
 
-// drop forgets the entry's token, and the flight under way: its result came
+// clear forgets the entry's token, and the flight under way: its result came
 // from the source as it was, so a reader from now on waits for a new flight.
 // Guarded by tokenCache.mu.
-func (e *cacheEntry) drop() {
+func (e *cacheEntry) clear() {
 	e.gen++
 	e.token, e.loaded, e.failure, e.flight = nil, false, nil, nil
 }
@@ -358,7 +365,7 @@ func (c *tokenCache) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, e := range c.entries {
-		e.drop()
+		e.clear()
 	}
 }
 

@@ -173,7 +173,7 @@ type getResult struct {
 func goGet(c *tokenCache, ctx context.Context, key string, src tokenSource, minLeft time.Duration) <-chan getResult {
 	out := make(chan getResult, 1)
 	go func() {
-		tok, _, warning, err := c.get(ctx, key, src, minLeft)
+		tok, warning, err := getToken(c, ctx, key, src, minLeft)
 		out <- getResult{tok, warning, err}
 	}()
 	return out
@@ -195,7 +195,7 @@ func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
 
 func mustGet(t *testing.T, c *tokenCache, key string, src tokenSource, minLeft time.Duration) *cachedToken {
 	t.Helper()
-	tok, _, warning, err := c.get(context.Background(), key, src, minLeft)
+	tok, warning, err := getToken(c, context.Background(), key, src, minLeft)
 	require.NoError(t, err)
 	require.Empty(t, warning)
 	require.NotNil(t, tok)
@@ -402,14 +402,14 @@ func TestTokenCacheFallback(t *testing.T) {
 			// 15s of 60s left: past the refresh point (20s), still usable (over 7s).
 			clock.Advance(45 * time.Second)
 			src.fail(tc.err)
-			tok, _, warning, err := c.get(context.Background(), "k", src, 0)
+			tok, warning, err := getToken(c, context.Background(), "k", src, 0)
 			requireCounts(t, src, 1, 2)
 			if !tc.fallback {
 				require.ErrorIs(t, err, tc.err)
 				require.Nil(t, tok)
 				require.Empty(t, warning)
 				// No cooldown either: the next reader asks again and learns of it.
-				_, _, _, err = c.get(context.Background(), "k", src, 0)
+				_, _, err = getToken(c, context.Background(), "k", src, 0)
 				require.ErrorIs(t, err, tc.err)
 				requireCounts(t, src, 1, 3)
 				return
@@ -420,7 +420,7 @@ func TestTokenCacheFallback(t *testing.T) {
 
 			// Within the cooldown, readers get the old token at once.
 			clock.Advance(failureCooldown - time.Millisecond)
-			tok, _, warning, err = c.get(context.Background(), "k", src, 0)
+			tok, warning, err = getToken(c, context.Background(), "k", src, 0)
 			require.NoError(t, err)
 			require.Same(t, old, tok)
 			require.NotEmpty(t, warning)
@@ -428,7 +428,7 @@ func TestTokenCacheFallback(t *testing.T) {
 
 			// Once it is over, the next reader tries again.
 			clock.Advance(time.Millisecond)
-			tok, _, warning, err = c.get(context.Background(), "k", src, 0)
+			tok, warning, err = getToken(c, context.Background(), "k", src, 0)
 			require.NoError(t, err)
 			require.Same(t, old, tok)
 			require.NotEmpty(t, warning)
@@ -451,7 +451,7 @@ func TestTokenCacheFallback(t *testing.T) {
 		src.fail(transient)
 		c := newTokenCache(clock.Now)
 
-		tok, _, warning, err := c.get(context.Background(), "k", src, 0)
+		tok, warning, err := getToken(c, context.Background(), "k", src, 0)
 		require.NoError(t, err)
 		require.Same(t, stored, tok)
 		require.NotEmpty(t, warning)
@@ -464,7 +464,7 @@ func TestTokenCacheFallback(t *testing.T) {
 
 		clock.Advance(53 * time.Second) // 7s left: not over margin + 1s
 		src.fail(transient)
-		tok, _, _, err := c.get(context.Background(), "k", src, 0)
+		tok, _, err := getToken(c, context.Background(), "k", src, 0)
 		require.ErrorIs(t, err, transient)
 		require.Nil(t, tok)
 	})
@@ -490,7 +490,7 @@ func TestTokenCacheBlockedKeyServesNoToken(t *testing.T) {
 			requireCounts(t, src, 1, 2)
 
 			// old has nearly an hour left, so is fresh: only the block may stop it.
-			tok, _, warning, err := c.get(context.Background(), "k", src, 0)
+			tok, warning, err := getToken(c, context.Background(), "k", src, 0)
 			if !tc.blocked {
 				require.NoError(t, err)
 				require.Empty(t, warning)
@@ -518,7 +518,7 @@ func TestTokenCacheMinimumSeconds(t *testing.T) {
 	requireCounts(t, src, 1, 2)
 
 	// A new token lives 60s: no mint can give 90s.
-	tok, _, _, err := c.get(context.Background(), "k", src, 90*time.Second)
+	tok, _, err := getToken(c, context.Background(), "k", src, 90*time.Second)
 	require.Nil(t, tok)
 	var tooShort *errTooShort
 	require.ErrorAs(t, err, &tooShort)
@@ -690,7 +690,7 @@ func TestTokenCacheDrainWaitsForTheFlightUnderWay(t *testing.T) {
 	require.True(t, waitFor(t, drained, "drain"), "every flight ended")
 	require.Zero(t, src.mintsInProgress())
 
-	_, _, _, err := c.get(context.Background(), "other", src, 0)
+	_, _, err := getToken(c, context.Background(), "other", src, 0)
 	require.ErrorIs(t, err, errUnloading, "no flight starts once drained")
 	require.ErrorIs(t, c.refresh(context.Background(), "other", src), errUnloading)
 	requireCounts(t, src, 1, 1)
@@ -738,4 +738,11 @@ func TestTokenCacheForgottenEntriesAreRemoved(t *testing.T) {
 	release()
 	require.NoError(t, waitFor(t, res, "the reader").err)
 	require.Equal(t, 1, entryCount(c), "removed once its flight ended")
+}
+
+// getToken is c.get with its answer spread out, for tests that look at the
+// token and the warning.
+func getToken(c *tokenCache, ctx context.Context, key string, src tokenSource, minLeft time.Duration) (*cachedToken, string, error) {
+	ans, err := c.get(ctx, key, src, minLeft)
+	return ans.token, ans.warning, err
 }

@@ -14,8 +14,18 @@ type cachedToken struct {
 	Scope       string    `json:"scope,omitempty"`
 	IssuedAt    time.Time `json:"issued_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
-	// ConfigFingerprint: of the chain config a scoped token was minted with.
+	// ConfigFingerprint: of the chain config the token was minted with. A
+	// token of another is stale, whatever its scope (staleForConfig).
+	// Empty in chain tokens stored before it was set on them: a config change
+	// deleted those, so the ones left are current.
 	ConfigFingerprint string `json:"config_fingerprint,omitempty"`
+}
+
+// staleForConfig: the one rule for tokens after a config change, for every
+// scope: a token minted with another config than the chain's now is not
+// served, and the next read mints with the new one.
+func (t *cachedToken) staleForConfig(fingerprint string) bool {
+	return t != nil && t.ConfigFingerprint != "" && t.ConfigFingerprint != fingerprint
 }
 
 func newCachedToken(t *upstream.Token) *cachedToken {

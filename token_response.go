@@ -46,8 +46,8 @@ func minimumSeconds(d *framework.FieldData) (time.Duration, *logical.Response) {
 	return time.Duration(n) * time.Second, nil
 }
 
-// tokenRead is what a token path asks of serveToken.
-type tokenRead struct {
+// tokenReadRequest is what a token path asks of serveToken.
+type tokenReadRequest struct {
 	chain    string
 	internal map[string]any // kept with the lease
 	extra    map[string]any // more data for the reader, such as club_id
@@ -60,50 +60,51 @@ type tokenRead struct {
 // serveToken is the whole of a token read once its path is parsed: the
 // chain, a token with at least minimum_seconds left from the key's source,
 // and the response.
-func (b *backend) serveToken(ctx context.Context, req *logical.Request, d *framework.FieldData, r tokenRead) (*logical.Response, error) {
+func (b *backend) serveToken(ctx context.Context, req *logical.Request, d *framework.FieldData, r tokenReadRequest) (*logical.Response, error) {
 	minLeft, errResp := minimumSeconds(d)
 	if errResp != nil {
 		return errResp, nil
 	}
 	ch, err := b.configuredChain(ctx, req, r.chain)
 	if err != nil {
-		b.metrics.tokenRead(r.kind, false, "", err)
+		b.metrics.countTokenRead(r.kind, false, "", err)
 		return errorResponse(err)
 	}
 	key, src := r.source(ch)
-	tok, minted, warning, err := b.tokens.get(ctx, key, src, minLeft)
+	ans, err := b.tokens.get(ctx, key, src, minLeft)
 	if err == nil && ch.config.leaseMode() == leaseRenewable {
-		tok, minted, warning, err = b.renewableToken(ctx, key, src, tok, minted, warning)
+		ans, err = b.renewableToken(ctx, key, src, ans)
 	}
-	b.metrics.tokenRead(r.kind, minted, warning, err)
+	b.metrics.countTokenRead(r.kind, ans.minted, ans.warning, err)
 	if err != nil {
 		return errorResponse(err)
 	}
-	return b.tokenResponse(tok, ch, r, warning), nil
+	return b.tokenResponse(ans.token, ch, r, ans.warning), nil
 }
 
 // renewableToken makes sure a renewable read hands out a token with at least
 // renewableMinLeft of it left: see token_lifetime.go. When a newer token
 // cannot be had, the one in hand still serves, with a warning.
-func (b *backend) renewableToken(ctx context.Context, key string, src tokenSource, tok *cachedToken, minted bool, warning string) (*cachedToken, bool, string, error) {
-	need := renewableMinLeft(tok)
-	if tok.ExpiresAt.Sub(b.now()) >= need {
-		return tok, minted, warning, nil
+func (b *backend) renewableToken(ctx context.Context, key string, src tokenSource, ans tokenAnswer) (tokenAnswer, error) {
+	need := renewableMinLeft(ans.token)
+	if ans.token.ExpiresAt.Sub(b.now()) >= need {
+		return ans, nil
 	}
-	newer, newerMinted, newerWarning, err := b.tokens.get(ctx, key, src, need)
+	newer, err := b.tokens.get(ctx, key, src, need)
 	switch {
 	case err == nil:
-		return newer, minted || newerMinted, newerWarning, nil
+		newer.minted = newer.minted || ans.minted
+		return newer, nil
 	case allowsFallback(err):
-		return tok, minted, staleWarning(err, tok), nil
+		return tokenAnswer{token: ans.token, minted: ans.minted, warning: staleWarning(err, ans.token)}, nil
 	}
-	return nil, false, "", err
+	return tokenAnswer{}, err
 }
 
 // tokenResponse shapes a token read by the chain's lease mode: a lease that
 // ends a safety margin before the token does (renewable up to that end, or
 // not), or no lease and the data that says when to read again.
-func (b *backend) tokenResponse(tok *cachedToken, ch *chainEntry, r tokenRead, warning string) *logical.Response {
+func (b *backend) tokenResponse(tok *cachedToken, ch *chainEntry, r tokenReadRequest, warning string) *logical.Response {
 	now := b.now()
 	data := map[string]any{
 		"access_token": tok.AccessToken,

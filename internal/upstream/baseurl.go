@@ -42,7 +42,7 @@ func NormalizeBaseURL(raw string) (string, error) {
 		return "", fmt.Errorf("api_base_url must use https; http is allowed only for a loopback host")
 	}
 	if !validHost(u.Hostname()) {
-		return "", fmt.Errorf("api_base_url host %q is not an IP address or a DNS name (write an international name in its xn-- form)", clip(u.Hostname(), 64))
+		return "", fmt.Errorf("api_base_url host %q is not an IP address or a DNS name (write an international name in its xn-- form)", Clip(u.Hostname(), 64))
 	}
 	if port := u.Port(); port != "" && !isPort(port) {
 		return "", fmt.Errorf("api_base_url has an invalid port %q", port)

@@ -62,7 +62,7 @@ func classifyStatus(e *Error, re *oauth2.RetrieveError, a *attempt) *Error {
 	case status == 404 && strings.Contains(e.text, noContextPathText):
 		e.Kind = KindWrongPath
 	case re.ErrorCode != "" && status < 500:
-		e.Kind, e.Code, e.Description = KindRejected, clip(re.ErrorCode, 64), re.ErrorDescription
+		e.Kind, e.Code, e.Description = KindRejected, Clip(re.ErrorCode, 64), re.ErrorDescription
 	case status == 401:
 		e.Kind = KindGateway
 	case status == 404:
@@ -94,7 +94,7 @@ func bodyKind(contentType string) string {
 	if media == "" || media == "application/json" {
 		return ""
 	}
-	return fmt.Sprintf(" (a %s body)", clip(media, 40))
+	return fmt.Sprintf(" (a %s body)", Clip(media, 40))
 }
 
 func redirectTarget(location string) string {
@@ -102,7 +102,7 @@ func redirectTarget(location string) string {
 	if err != nil || u.Host == "" {
 		return ""
 	}
-	return " to host " + clip(u.Host, 80)
+	return " to host " + Clip(u.Host, 80)
 }
 
 func isUntrustedCert(err error) bool {
@@ -122,13 +122,13 @@ func describeNetError(err error) string {
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection reset before an answer"
 	case errors.As(err, &dnsErr):
-		return "host name not found: " + clip(dnsErr.Name, 80)
+		return "host name not found: " + Clip(dnsErr.Name, 80)
 	case errors.As(err, &opErr):
-		return "network error: " + clip(opErr.Err.Error(), 120)
+		return "network error: " + Clip(opErr.Err.Error(), 120)
 	}
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
-		return "network error: " + clip(uerr.Err.Error(), 120)
+		return "network error: " + Clip(uerr.Err.Error(), 120)
 	}
 	return "network error"
 }

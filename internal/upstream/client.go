@@ -333,5 +333,5 @@ func (s scrubber) clean(text string) string {
 	for _, v := range s {
 		text = strings.ReplaceAll(text, v, "[redacted]")
 	}
-	return clip(text, 300)
+	return Clip(text, 300)
 }

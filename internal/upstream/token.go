@@ -146,7 +146,9 @@ func scopeOf(v any) (string, *Error) {
 	}
 }
 
-func clip(s string, n int) string {
+// Clip shortens s to n bytes and marks the cut, so a message never quotes
+// more of an input than it needs. The plugin's one clip.
+func Clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

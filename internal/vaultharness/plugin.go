@@ -63,6 +63,12 @@ func buildPlugin(t testing.TB, pkg, version, out string) *Plugin {
 	if err != nil {
 		t.Fatalf("build plugin: %v", err)
 	}
+	return buildPluginIn(t, root, pkg, version, out)
+}
+
+// buildPluginIn builds pkg of the module at root into out.
+func buildPluginIn(t testing.TB, root, pkg, version, out string) *Plugin {
+	t.Helper()
 	args := []string{"build", "-o", out}
 	if version != "" {
 		args = append(args, "-ldflags", "-X main.version="+version)
