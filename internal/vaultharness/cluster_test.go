@@ -66,8 +66,8 @@ func TestCluster(t *testing.T) {
 		t.Fatal("killed node still running")
 	}
 	for _, pid := range pids {
-		if ProcessAlive(pid) {
-			t.Errorf("plugin pid %d of the killed node is still alive", pid)
+		if !ProcessGoneWithin(pid, 5*time.Second) {
+			t.Errorf("plugin pid %d of the killed node is still alive 5 s later", pid)
 		}
 	}
 	next := c.WaitActive(t, 60*time.Second)

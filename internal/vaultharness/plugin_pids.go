@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // pluginStartedRe matches go-plugin's debug line when Vault starts a plugin
@@ -49,6 +50,20 @@ func ProcessAlive(pid int) bool {
 	s := string(b)
 	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
 		return s[i+2] != 'Z' && s[i+2] != 'X'
+	}
+	return true
+}
+
+// ProcessGoneWithin polls until pid is gone or timeout passes, and reports
+// whether it went: a SIGKILL is delivered, and the orphan reaped, a moment
+// after kill(2) returns, longer on a busy machine.
+func ProcessGoneWithin(pid int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for ProcessAlive(pid) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	return true
 }
