@@ -28,7 +28,7 @@ func (st *stack) addChainOnTheKey(t *testing.T, name string) {
 // on the key mints a moment later.
 func TestSpikeArrestRefusalCostsOneShortWait(t *testing.T) {
 	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}})
-	st.fake.SetGatewayLimits(fakeresamania.GatewayLimits{RatePerMinute: 1000, DailyQuota: 50000})
+	st.fake.SetGatewayLimits(fakeresamania.GatewayLimits{SpikeArrest: 100, RatePerMinute: 1000, DailyQuota: 50000}) // all three policies, as a plan chains them
 	st.configure(t)
 	st.addChainOnTheKey(t, "otherchain")
 
