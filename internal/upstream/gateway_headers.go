@@ -117,26 +117,41 @@ func spikeSlice(h http.Header) time.Duration {
 // soonest future reset wins: a wrong guess then costs one more 429, never
 // hours of silence. A spike arrest ends within its slice, whatever its reset
 // says. ok is false when no candidate has a usable reset.
-func closedWindow(h http.Header, message string, now time.Time) (w LimitWindow, ok bool) {
-	var candidates []limitState
-	if named, found := limitNamedBy(message); found {
-		candidates = readLimitStates(h, named, now)
-		if named == limitSpike {
-			return spikeWindow(candidates, spikeSlice(h), now), true
+func closedWindow(h http.Header, message string, now time.Time) (LimitWindow, bool) {
+	named, found := limitNamedBy(message)
+	var s limitState
+	var ok bool
+	if found {
+		s, ok = soonestReset(readLimitStates(h, named, now), now)
+	}
+	spike := found && named == limitSpike
+	if !ok && !spike {
+		s, ok = soonestReset(exhaustedStates(h, now), now)
+	}
+	if spike || (ok && s.limit == limitSpike) {
+		// A spike arrest ends within its slice: a reset further off is
+		// misread or mis-sent, and none means one slice from now.
+		until := now.Add(spikeSlice(h))
+		if ok && s.reset.Before(until) {
+			until = s.reset
+		}
+		return LimitWindow{Limit: limitSpike.name, Until: until}, true
+	}
+	if !ok {
+		return LimitWindow{}, false
+	}
+	return LimitWindow{Limit: s.limit.name, Until: s.reset}, true
+}
+
+// soonestReset is the state whose reset is the soonest after now; ok is
+// false when none is.
+func soonestReset(states []limitState, now time.Time) (soonest limitState, ok bool) {
+	for _, s := range states {
+		if s.reset.After(now) && (!ok || s.reset.Before(soonest.reset)) {
+			soonest, ok = s, true
 		}
 	}
-	if !hasFutureReset(candidates, now) {
-		candidates = exhaustedStates(h, now)
-	}
-	for _, s := range candidates {
-		if s.reset.After(now) && (!ok || s.reset.Before(w.Until)) {
-			w, ok = LimitWindow{Limit: s.limit.name, Until: s.reset}, true
-		}
-	}
-	if ok && w.Limit == limitSpike.name {
-		return spikeWindow([]limitState{{limit: limitSpike, reset: w.Until}}, spikeSlice(h), now), true
-	}
-	return w, ok
+	return soonest, ok
 }
 
 // exhaustedStates are the states of a 429 that no message names: those whose
@@ -157,28 +172,6 @@ func exhaustedStates(h http.Header, now time.Time) []limitState {
 		return zero
 	}
 	return unknown
-}
-
-// spikeWindow is the end of a spike arrest: its soonest future reset, at
-// most one slice away (a reset further off is misread or mis-sent), and one
-// slice from now without any.
-func spikeWindow(states []limitState, slice time.Duration, now time.Time) LimitWindow {
-	until := now.Add(slice)
-	for _, s := range states {
-		if s.reset.After(now) && s.reset.Before(until) {
-			until = s.reset
-		}
-	}
-	return LimitWindow{Limit: limitSpike.name, Until: until}
-}
-
-func hasFutureReset(states []limitState, now time.Time) bool {
-	for _, s := range states {
-		if s.reset.After(now) {
-			return true
-		}
-	}
-	return false
 }
 
 // limitNamedBy finds the policy a Gravitee refusal message names.
