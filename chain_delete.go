@@ -28,10 +28,12 @@ func (b *backend) deleteChain(ctx context.Context, s logical.Storage, chain stri
 		if err := deleteKey(ctx, s, configKey(chain)); err != nil {
 			return err
 		}
-		if err := deleteStoredScopedTokens(ctx, s, chain); err != nil {
-			return err
+		for _, dir := range []string{chainDir(clubTokenStoragePrefix, chain), chainDir(contactTokenStoragePrefix, chain)} {
+			if err := deleteUnder(ctx, s, dir); err != nil {
+				return err
+			}
 		}
-		return deleteStoredToken(ctx, s, chain)
+		return deleteKey(ctx, s, chainTokenKey(chain))
 	})
 	if err != nil {
 		return done, err

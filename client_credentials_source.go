@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/hashicorp/vault/sdk/logical"
 )
 
 // clientCredentialsSource mints a chain's tokens with the client_credentials
@@ -59,11 +57,4 @@ func (s *clientCredentialsSource) mint(ctx context.Context) (*cachedToken, error
 	}
 	s.keepMinted(ctx, s.key(), s.chain, tok)
 	return tok, nil
-}
-
-func deleteStoredToken(ctx context.Context, s logical.Storage, chain string) error {
-	if err := s.Delete(ctx, chainTokenKey(chain)); err != nil {
-		return fmt.Errorf("deleting the cached token of chain %q: %w", chain, err)
-	}
-	return nil
 }

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hashicorp/vault/sdk/logical"
-
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
 )
 
@@ -127,20 +125,4 @@ func (s *scopedSource) failed(err error) error {
 		return &upstreamError{chain: s.chain, grant: s.scope.grant(), err: err}
 	}
 	return err
-}
-
-// deleteStoredScopedTokens deletes the chain's stored club and member tokens.
-func deleteStoredScopedTokens(ctx context.Context, s logical.Storage, chain string) error {
-	for _, prefix := range []string{chainDir(clubTokenStoragePrefix, chain), chainDir(contactTokenStoragePrefix, chain)} {
-		keys, err := s.List(ctx, prefix)
-		if err != nil {
-			return fmt.Errorf("listing the scoped tokens of chain %q: %w", chain, err)
-		}
-		for _, k := range keys {
-			if err := s.Delete(ctx, prefix+k); err != nil {
-				return fmt.Errorf("deleting a scoped token of chain %q: %w", chain, err)
-			}
-		}
-	}
-	return nil
 }
