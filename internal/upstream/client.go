@@ -216,12 +216,13 @@ func (c *Client) do(ctx context.Context, grant string, retrySent bool, fetch fun
 			err.Attempts = n
 			return tok, err
 		}
-		if prev != nil && err.Kind == KindTransient && ctx.Err() != nil && !err.Sent {
-			// The overall deadline cut this attempt before it was sent: the
-			// previous attempt's failure says more about Resamania. One that
-			// was sent is kept, whatever came before: it may have spent a
-			// single-use grant, and only its error says so (a 429 before it
-			// would say nothing was spent).
+		if prev != nil && err.Kind == KindTransient && ctx.Err() != nil && (retrySent || !err.Sent) {
+			// The overall deadline cut this attempt short: the previous
+			// attempt's failure says more about Resamania. Sent stays true
+			// if either attempt may have reached it. But a single-use grant
+			// that was sent keeps its own error, whatever came before: it may
+			// have been spent, and a 429 before it would say it was not.
+			prev.Sent = prev.Sent || err.Sent
 			err = prev
 		}
 		err.Attempts = n
