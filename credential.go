@@ -82,6 +82,16 @@ func (c *credential) sentBy(g *grantSent) bool {
 	return g != nil && g.Grant == grantRefreshToken && c.RefreshToken != "" && g.Secret == secretFingerprint(c.RefreshToken)
 }
 
+// copy is a credential that shares nothing a caller changes with c: its
+// access token and grantSent record are replaced on change, never edited.
+func (c *credential) copy() *credential {
+	if c == nil {
+		return nil
+	}
+	d := *c
+	return &d
+}
+
 func getCredential(ctx context.Context, s logical.Storage, key string) (*credential, error) {
 	return getJSON[credential](ctx, s, key, fmt.Sprintf("credential %q", key))
 }

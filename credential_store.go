@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,7 +21,9 @@ import (
 // ones held in memory because storage refused a rotated refresh token. Such a
 // token exists nowhere else, so it is held and written at the next chance, and
 // its spent predecessor is never sent again. Writers hold the key's lock in
-// the token cache.
+// the token cache. Held credentials are copied in and out: a caller that
+// changes its own copy (a refresh, under the key's lock) races no reader of
+// the held one (a status read, under no key lock).
 type credentialStore struct {
 	// rotated counts refresh tokens Resamania replaced; set once.
 	rotated prometheus.Counter
@@ -119,11 +122,22 @@ func (st *credentialStore) lostAnswer(c *credential, found *grantSent) string {
 		found.At.UTC().Format(time.RFC3339), cmp.Or(found.Node, "another node"))
 }
 
+// answerStoreTimeout bounds the writes that store a grant's answer.
+const answerStoreTimeout = 10 * time.Second
+
+// answerContext is the context of the writes that store a grant's answer:
+// time of their own, apart from the caller's cancellation and deadline. The
+// grant may have spent all of the caller's time, and its answer holds the
+// only copy of a rotated refresh token.
+func answerContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), answerStoreTimeout)
+}
+
 // current returns key's newest credential: the one held in memory if storage
 // refused it (held is then true), else the stored one.
 func (st *credentialStore) current(ctx context.Context, s logical.Storage, key string) (c *credential, held bool, err error) {
 	st.mu.Lock()
-	c = st.held[key]
+	c = st.held[key].copy()
 	st.mu.Unlock()
 	if c != nil {
 		return c, true, nil
@@ -148,7 +162,7 @@ func (st *credentialStore) storeOrHold(ctx context.Context, s logical.Storage, k
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if err != nil {
-		st.held[key] = c
+		st.held[key] = c.copy()
 		return &storageFailedError{key: key, err: err}
 	}
 	delete(st.held, key)
@@ -160,7 +174,7 @@ func (st *credentialStore) storeOrHold(ctx context.Context, s logical.Storage, k
 // error means it is still only in memory.
 func (st *credentialStore) saveHeld(ctx context.Context, s logical.Storage, key string) (*credential, error) {
 	st.mu.Lock()
-	c := st.held[key]
+	c := st.held[key].copy()
 	st.mu.Unlock()
 	if c == nil {
 		return nil, nil
@@ -180,6 +194,20 @@ func (st *credentialStore) heldKeys() []string {
 		keys = append(keys, k)
 	}
 	return keys
+}
+
+// forgetChain forgets what memory holds of a deleted chain's credentials:
+// the held ones (storage has none any more) and the keep-alive's index.
+func (st *credentialStore) forgetChain(chain string) {
+	prefix := chainDir(credsStoragePrefix, chain)
+	st.mu.Lock()
+	for key := range st.held {
+		if strings.HasPrefix(key, prefix) {
+			delete(st.held, key)
+		}
+	}
+	st.mu.Unlock()
+	st.index.invalidate()
 }
 
 // delete forgets a credential, held or stored.

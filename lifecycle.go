@@ -3,6 +3,7 @@ package resamania
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -50,14 +51,40 @@ func (b *backend) invalidate(ctx context.Context, key string) {
 
 // clean runs when the mount is unloaded (a plugin reload, an unmount, a
 // seal): before the process goes, the refreshes under way must store the
-// refresh tokens Resamania rotated, or those are lost.
-func (b *backend) clean(context.Context) {
+// refresh tokens Resamania rotated, and the rotated refresh tokens that
+// storage refused so far must be written, or those are lost.
+func (b *backend) clean(ctx context.Context) {
 	if !b.tokens.drain(mintBudget(maxRequestTimeout)) {
 		b.Logger().Error("unloading with token requests still under way: a refresh token rotated by one of them may be lost")
 	}
+	b.saveHeldOnUnload(ctx)
 	b.chains.reset()
 	b.tokens.reset()
 	b.health.reset()
+}
+
+// unloadSaveAttempts: how many times unloading tries to write the
+// credentials held in memory, a moment apart, before they are lost.
+const unloadSaveAttempts = 3
+
+// saveHeldOnUnload writes the credentials held in memory, each with time of
+// its own (Vault may unload with a context near its end), and says which are
+// lost with this process when storage still refuses them.
+func (b *backend) saveHeldOnUnload(ctx context.Context) {
+	if b.storage == nil {
+		return
+	}
+	for attempt := 1; attempt <= unloadSaveAttempts && len(b.creds.heldKeys()) > 0; attempt++ {
+		if attempt > 1 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		actx, cancel := answerContext(ctx)
+		b.saveHeldCredentials(actx, b.storage)
+		cancel()
+	}
+	for _, key := range b.creds.heldKeys() {
+		b.Logger().Error("unloading: a rotated refresh token that storage refused is lost with this process; the member must sign in again", "credential", key)
+	}
 }
 
 func (b *backend) ownsStorage() bool {

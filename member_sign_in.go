@@ -26,13 +26,19 @@ func (g memberGrant) send(ctx context.Context, client *upstream.Client) (*upstre
 
 // signInMember trades g for the member's first tokens and stores the new
 // credential under key, replacing any before it, once a write has fenced the
-// grant (credentialStore.fenceSignIn). The caller holds the key's lock. warning is set when the answer had no usable access token but a
-// refresh token: the grant is kept, and the next read refreshes it.
+// grant (credentialStore.fenceSignIn). The caller holds the key's lock and
+// the chain's guard. warning is set when the answer had no usable access
+// token but a refresh token: the grant is kept, and the next read refreshes it.
+//
+// Once the fence has committed, the caller's request no longer bounds the
+// sign-in: a client that disconnects, or a deadline, must not cut a grant
+// Resamania may already have processed, nor the write of its answer.
 func signInMember(ctx context.Context, d mintDeps, creds *credentialStore, ch *chainEntry, key string, g memberGrant) (cred *credential, warning string, err error) {
 	undo, err := creds.fenceSignIn(ctx, d.storage, key, g, d.now())
 	if err != nil {
 		return nil, "", err // nothing sent: the code or refresh token is unspent
 	}
+	ctx = context.WithoutCancel(ctx)
 	gctx, cancel := context.WithTimeout(ctx, mintBudget(ch.config.RequestTimeout))
 	defer cancel()
 	t, err := g.send(gctx, ch.client)
@@ -55,7 +61,9 @@ func signInMember(ctx context.Context, d mintDeps, creds *credentialStore, ch *c
 	}
 	now := d.now()
 	cred = &credential{CreatedAt: now}
-	if err := creds.storeGrant(ctx, d.storage, key, cred, t, now); err != nil {
+	sctx, cancelStore := answerContext(ctx)
+	defer cancelStore()
+	if err := creds.storeGrant(sctx, d.storage, key, cred, t, now); err != nil {
 		return nil, "", err
 	}
 	return cred, warning, nil

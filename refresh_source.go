@@ -35,8 +35,10 @@ func (s *refreshSource) load(ctx context.Context) (*cachedToken, error) {
 // mint runs under the key's lock: it re-reads the credential, so that two
 // refreshes can never send the same refresh token, and fences the refresh
 // behind a storage write, so that no node sends a refresh token whose
-// successor it cannot store.
+// successor it cannot store. It holds the chain's guard, so that a chain's
+// deletion never races the write of a new refresh token.
 func (s *refreshSource) mint(ctx context.Context) (*cachedToken, error) {
+	defer s.guards.use(s.chain)()
 	key := s.key()
 	c, err := s.creds.saveHeld(ctx, s.storage, key)
 	if err != nil {
@@ -69,6 +71,8 @@ func (s *refreshSource) mint(ctx context.Context) (*cachedToken, error) {
 	c.GrantSent = nil // its outcome is known: every write from here records it
 	s.noteHealth(key, err)
 	now := s.now()
+	ctx, cancel := answerContext(ctx)
+	defer cancel()
 	if err != nil {
 		return nil, s.refreshFailed(ctx, c, t, err, now, found)
 	}
