@@ -33,6 +33,10 @@ type backend struct {
 	// creds owns members' credentials, in storage and held in memory; its own lock.
 	creds *credentialStore
 
+	// guards keep a chain's deletion apart from the work that writes under
+	// the chain; their own lock.
+	guards *chainGuards
+
 	// health is what this node saw of each chain's and credential's grants; its own lock.
 	health *healthBook
 
@@ -75,6 +79,7 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 func newBackend(now func() time.Time) *backend {
 	b := &backend{
 		tokens: newTokenCache(now),
+		guards: newChainGuards(),
 		health: newHealthBook(),
 		now:    now,
 	}
@@ -112,7 +117,7 @@ func newBackend(now func() time.Time) *backend {
 
 // mintDeps is what the token sources and the sign-in get of this mount.
 func (b *backend) mintDeps(s logical.Storage) mintDeps {
-	return mintDeps{storage: s, chains: b.chains, health: b.health, now: b.now, log: b.Logger()}
+	return mintDeps{storage: s, chains: b.chains, guards: b.guards, health: b.health, now: b.now, log: b.Logger()}
 }
 
 const backendHelp = `

@@ -17,78 +17,43 @@ import (
 // chainDeletion counts what a chain's deletion took with it, for the warning.
 type chainDeletion struct{ credentials, contacts int }
 
-// deleteChain removes the chain. The config goes first, under the chain's
-// lock, so that no read, sign-in or refresh starts with it afterwards; then
-// each credential and contact under its own key's lock, so that a refresh
-// running at that moment finishes before its credential is deleted, and
-// writes nothing back after.
+// deleteChain removes the chain while it holds the chain's guard alone: the
+// work under way on the chain (a refresh, a sign-in, a contact write, a
+// mint) ends first, and none starts until the cascade is done, when it finds
+// no chain. So nothing is stored under the chain after its last listing, and
+// a chain configured again starts from nothing. The config goes first: a
+// cascade cut short leaves entries without a config, which a second delete,
+// or the next start (removeOrphans), removes.
 func (b *backend) deleteChain(ctx context.Context, s logical.Storage, chain string) (chainDeletion, error) {
+	defer b.guards.exclusive(chain)()
+	defer b.forgetChain(chain)
 	var done chainDeletion
-	err := b.changeChain(chain, func() error {
-		if err := deleteKey(ctx, s, configKey(chain)); err != nil {
-			return err
+	if err := b.chains.change(chain, func() error { return deleteKey(ctx, s, configKey(chain)) }); err != nil {
+		return done, err
+	}
+	for _, prefix := range chainScopedPrefixes {
+		n, err := countAndDeleteUnder(ctx, s, chainDir(prefix, chain))
+		if err != nil {
+			return done, err
 		}
-		for _, dir := range []string{chainDir(clubTokenStoragePrefix, chain), chainDir(contactTokenStoragePrefix, chain)} {
-			if err := deleteUnder(ctx, s, dir); err != nil {
-				return err
-			}
+		switch prefix {
+		case credsStoragePrefix:
+			done.credentials = n
+		case contactsStoragePrefix:
+			done.contacts = n
 		}
-		return deleteKey(ctx, s, chainTokenKey(chain))
-	})
-	if err != nil {
-		return done, err
 	}
-	if done.credentials, err = b.deleteChainCredentials(ctx, s, chain); err != nil {
-		return done, err
-	}
-	if done.contacts, err = b.deleteChainContacts(ctx, s, chain); err != nil {
-		return done, err
-	}
-	return done, deleteUnder(ctx, s, chainDir(authStateStoragePrefix, chain))
+	return done, deleteKey(ctx, s, chainTokenKey(chain))
 }
 
-// deleteChainCredentials deletes each credential of the chain under its key's
-// lock. A sign-in that looked the config up just before it went may store
-// one more while the first pass runs: a second pass finds it.
-func (b *backend) deleteChainCredentials(ctx context.Context, s logical.Storage, chain string) (int, error) {
-	n := 0
-	for range 2 {
-		names, err := s.List(ctx, chainDir(credsStoragePrefix, chain))
-		if err != nil {
-			return n, fmt.Errorf("listing the credentials of chain %q: %w", chain, err)
-		}
-		for _, name := range names {
-			key := credKey(chain, name)
-			if err := b.tokens.changeKey(key, func() error { return b.creds.delete(ctx, s, key) }); err != nil {
-				return n, err
-			}
-			b.health.forget(key)
-			n++
-		}
-	}
-	return n, nil
-}
-
-// deleteChainContacts deletes each contact of the chain and its token under
-// the token key's lock.
-func (b *backend) deleteChainContacts(ctx context.Context, s logical.Storage, chain string) (int, error) {
-	names, err := s.List(ctx, chainDir(contactsStoragePrefix, chain))
-	if err != nil {
-		return 0, fmt.Errorf("listing the contacts of chain %q: %w", chain, err)
-	}
-	for _, name := range names {
-		tokenKey := tokenScope{contact: name}.storageKey(chain)
-		err := b.tokens.changeKey(tokenKey, func() error {
-			if err := deleteKey(ctx, s, contactKey(chain, name)); err != nil {
-				return err
-			}
-			return deleteKey(ctx, s, tokenKey)
-		})
-		if err != nil {
-			return 0, err
-		}
-	}
-	return len(names), nil
+// forgetChain drops what memory holds of a deleted chain: its tokens of
+// every scope, its members' credentials (held ones included) and its health.
+func (b *backend) forgetChain(chain string) {
+	b.forgetChainTokens(chain)
+	credentials := chainDir(credsStoragePrefix, chain)
+	b.tokens.forgetPrefix(credentials)
+	b.health.forgetPrefix(credentials)
+	b.creds.forgetChain(chain)
 }
 
 // deleteUnder deletes every entry directly under prefix.

@@ -39,6 +39,7 @@ func (s *clientCredentialsSource) load(ctx context.Context) (*cachedToken, error
 // mint looks the chain up under the key's lock, which a config change holds
 // too, so a token is never minted with a config that a write has replaced.
 func (s *clientCredentialsSource) mint(ctx context.Context) (*cachedToken, error) {
+	defer s.guards.use(s.chain)()
 	ch, err := s.chains.get(ctx, s.storage, s.chain)
 	if err != nil {
 		return nil, err

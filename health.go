@@ -2,6 +2,7 @@ package resamania
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,6 +105,18 @@ func (h *healthBook) forget(subject string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.subjects, subject)
+}
+
+// forgetPrefix drops the records of every subject under prefix (a deleted
+// chain's credentials).
+func (h *healthBook) forgetPrefix(prefix string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for subject := range h.subjects {
+		if strings.HasPrefix(subject, prefix) {
+			delete(h.subjects, subject)
+		}
+	}
 }
 
 // reset drops every record (the mount is being unloaded).

@@ -67,6 +67,8 @@ func (b *backend) pathAuthCodeURLWrite(ctx context.Context, req *logical.Request
 	if err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
+	// Under the chain's guard: a deletion leaves no state behind.
+	defer b.guards.use(chain)()
 	ch, err := b.configuredChain(ctx, req, chain)
 	if err != nil {
 		return errorResponse(err)

@@ -312,6 +312,7 @@ func (b *backend) applyConfigWrite(ctx context.Context, s logical.Storage, chain
 func (b *backend) changeChain(chain string, fn func() error) error {
 	defer b.forgetChainTokens(chain)
 	return b.tokens.changeKey(chainTokenKey(chain), func() error {
+		defer b.guards.use(chain)()
 		return b.chains.change(chain, fn)
 	})
 }

@@ -74,13 +74,22 @@ func (b *backend) pathContactWrite(ctx context.Context, req *logical.Request, d 
 		return errorResponse(err)
 	}
 	key := tokenScope{contact: name}.storageKey(chain)
-	return nil, b.tokens.changeKey(key, func() error {
+	err = b.tokens.changeKey(key, func() error {
+		defer b.guards.use(chain)()
+		// Looked up again under the guard: a chain deleted since gets no contact.
+		if _, err := b.configuredChain(ctx, req, chain); err != nil {
+			return err
+		}
 		if err := putContact(ctx, req.Storage, chain, name, &contact{Email: email}); err != nil {
 			return err
 		}
 		// The cached token is the old email's: it must not outlive it.
 		return deleteKey(ctx, req.Storage, key)
 	})
+	if err != nil {
+		return errorResponse(err)
+	}
+	return nil, nil
 }
 
 func (b *backend) pathContactRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

@@ -129,6 +129,12 @@ func (b *backend) pathCredsWrite(ctx context.Context, req *logical.Request, d *f
 	var cred *credential
 	var warning string
 	err = b.tokens.changeKey(key, func() (err error) {
+		defer b.guards.use(chain)()
+		// Looked up again under the guard: a chain deleted since the first
+		// lookup gets no credential.
+		if ch, err = b.configuredChain(ctx, req, chain); err != nil {
+			return err
+		}
 		cred, warning, err = signInMember(ctx, b.mintDeps(req.Storage), b.creds, ch, key, g)
 		return err
 	})

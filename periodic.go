@@ -41,10 +41,13 @@ func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 	return nil
 }
 
-// saveHeldCredentials retries writing rotated refresh tokens that storage refused.
+// saveHeldCredentials retries writing rotated refresh tokens that storage
+// refused, each under its chain's guard: a chain deleted meanwhile took its
+// held credentials with it, and none is written back.
 func (b *backend) saveHeldCredentials(ctx context.Context, s logical.Storage) {
 	for _, key := range b.creds.heldKeys() {
 		err := b.tokens.changeKey(key, func() error {
+			defer b.guards.use(credKeyChain(key))()
 			_, err := b.creds.saveHeld(ctx, s, key)
 			return err
 		})

@@ -75,8 +75,10 @@ func (s *scopedSource) load(ctx context.Context) (*cachedToken, error) {
 	return tok, err
 }
 
-// mint runs under the key's lock, which a contact's change holds too.
+// mint runs under the key's lock, which a contact's change holds too, and
+// under the chain's guard, so that a deletion leaves no token behind.
 func (s *scopedSource) mint(ctx context.Context) (*cachedToken, error) {
+	defer s.guards.use(s.chain)()
 	ch, err := s.chains.get(ctx, s.storage, s.chain)
 	if err != nil {
 		return nil, err

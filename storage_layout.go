@@ -3,6 +3,7 @@ package resamania
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
 )
@@ -67,6 +68,12 @@ func contactKey(chain, name string) string { return chainDir(contactsStoragePref
 
 // credKey is creds/<client_token>/<name>.
 func credKey(chain, name string) string { return chainDir(credsStoragePrefix, chain) + name }
+
+// credKeyChain is the chain of a credential's key.
+func credKeyChain(key string) string {
+	chain, _, _ := strings.Cut(strings.TrimPrefix(key, credsStoragePrefix), "/")
+	return chain
+}
 
 // authStateKey is auth-state/<client_token>/<sha256 of the state>: the state
 // itself is never stored.

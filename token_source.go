@@ -25,6 +25,7 @@ type tokenSource interface {
 type mintDeps struct {
 	storage logical.Storage
 	chains  chainLookup
+	guards  *chainGuards // a mint that stores holds its chain's guard: see chainGuards
 	health  *healthBook
 	now     func() time.Time
 	log     hclog.Logger
