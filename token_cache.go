@@ -98,10 +98,12 @@ func (c *tokenCache) releaseLocked(e *cacheEntry) {
 // dropIfEmptyLocked removes e when it holds nothing, so that memory holds no
 // more entries than keys worth keeping: a reader cannot grow it with made-up
 // keys (club ids Resamania refuses), nor readAhead's scan with them.
-func (c *tokenCache) dropIfEmptyLocked(e *cacheEntry, now time.Time) {
-	if e.holdsNothing(now) && c.entries[e.key] == e {
-		delete(c.entries, e.key)
+func (c *tokenCache) dropIfEmptyLocked(e *cacheEntry, now time.Time) (dropped bool) {
+	if !e.holdsNothing(now) || c.entries[e.key] != e {
+		return false
 	}
+	delete(c.entries, e.key)
+	return true
 }
 
 // holdsNothing: no one uses e (no flight, no change), it has no live token
@@ -286,13 +288,16 @@ func (c *tokenCache) refresh(ctx context.Context, key string, src tokenSource) e
 // token is past half its life: refreshing them now keeps steady-state reads,
 // Vault Agent's once-per-lease ones included, from waiting on Resamania. A key
 // no one reads any more gets at most one such refresh. On its way it removes
-// the entries whose token has expired, once idle (the periodic tick calls it).
+// the idle entries whose token has expired (the periodic tick calls it): an
+// expired token is past refreshing ahead, so the next reader mints.
 func (c *tokenCache) readAhead(now time.Time) map[string]tokenSource {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	due := make(map[string]tokenSource)
 	for key, e := range c.entries {
-		c.dropIfEmptyLocked(e, now)
+		if c.dropIfEmptyLocked(e, now) {
+			continue
+		}
 		t := e.token
 		if e.src == nil || e.flight != nil || t == nil || e.lastRead.Before(t.IssuedAt) {
 			continue

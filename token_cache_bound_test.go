@@ -54,7 +54,7 @@ func TestTokenCacheExpiredTokensAreSwept(t *testing.T) {
 	waitFor(t, held.started, "the mint to start")
 
 	clock.Advance(time.Minute) // short's token expires now
-	c.readAhead(clock.Now())
+	require.Empty(t, c.readAhead(clock.Now()), "an expired token is not refreshed ahead")
 	require.Equal(t, 2, c.entryCount(), "long's live token and flying's flight stay")
 	require.Equal(t, 1, c.cachedCount())
 
