@@ -20,7 +20,7 @@ type tokenCache struct {
 	now func() time.Time // set once at construction
 
 	mu      sync.Mutex
-	entries map[string]*cacheEntry // guarded by mu; forgotten entries are removed once idle
+	entries map[string]*cacheEntry // guarded by mu; an entry stays only while it holds something (holdsNothing)
 	closed  bool                   // guarded by mu; set by drain: no flight starts after it
 
 	// flying counts the flights' goroutines, so that unloading the mount
@@ -95,6 +95,28 @@ func (c *tokenCache) releaseLocked(e *cacheEntry) {
 	}
 }
 
+// dropIfEmptyLocked removes e when it holds nothing, so that memory holds no
+// more entries than keys worth keeping: a reader cannot grow it with made-up
+// keys (club ids Resamania refuses), nor readAhead's scan with them.
+func (c *tokenCache) dropIfEmptyLocked(e *cacheEntry, now time.Time) (dropped bool) {
+	if !e.holdsNothing(now) || c.entries[e.key] != e {
+		return false
+	}
+	delete(c.entries, e.key)
+	return true
+}
+
+// holdsNothing: no one uses e (no flight, no change), it has no live token
+// to serve, and it bars no token. A blocked key keeps its entry until its
+// source changes: the entry is what stops a token loaded from storage being
+// served (only a stored credential can be blocked, so these are bounded).
+// Guarded by tokenCache.mu.
+func (e *cacheEntry) holdsNothing(now time.Time) bool {
+	live := e.token != nil && now.Before(e.token.ExpiresAt)
+	blocked := e.failure != nil && keyBlocked(e.failure)
+	return e.busy == 0 && !live && !blocked
+}
+
 // tokenAnswer is what a read gets of the cache: the token, whether the
 // flight this read started or joined minted it, and, when Resamania failed
 // and a still-valid cached token is served instead, the warning that says so.
@@ -123,10 +145,12 @@ func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLe
 			return tokenAnswer{token: t, warning: staleWarning(failure, t)}, nil
 		}
 		f, err := c.flightLocked(ctx, e, src, minLeft, false)
-		c.mu.Unlock()
 		if err != nil {
+			c.dropIfEmptyLocked(e, now)
+			c.mu.Unlock()
 			return tokenAnswer{}, err
 		}
+		c.mu.Unlock()
 
 		select {
 		case <-f.done:
@@ -208,6 +232,7 @@ func (c *tokenCache) fly(reqCtx context.Context, e *cacheEntry, f *flight, src t
 	}
 	f.err = err
 	c.releaseLocked(e)
+	c.dropIfEmptyLocked(e, c.now())
 	c.mu.Unlock()
 	close(f.done)
 }
@@ -242,7 +267,11 @@ func (c *tokenCache) refresh(ctx context.Context, key string, src tokenSource) e
 		return err // the tick is over: start nothing it could not wait for
 	}
 	c.mu.Lock()
-	f, err := c.flightLocked(ctx, c.entryLocked(key), src, 0, true)
+	e := c.entryLocked(key)
+	f, err := c.flightLocked(ctx, e, src, 0, true)
+	if err != nil {
+		c.dropIfEmptyLocked(e, c.now())
+	}
 	c.mu.Unlock()
 	if err != nil {
 		return err
@@ -258,12 +287,17 @@ func (c *tokenCache) refresh(ctx context.Context, key string, src tokenSource) e
 // readAhead lists the keys in use (read since their token was issued) whose
 // token is past half its life: refreshing them now keeps steady-state reads,
 // Vault Agent's once-per-lease ones included, from waiting on Resamania. A key
-// no one reads any more gets at most one such refresh.
+// no one reads any more gets at most one such refresh. On its way it removes
+// the idle entries whose token has expired (the periodic tick calls it): an
+// expired token is past refreshing ahead, so the next reader mints.
 func (c *tokenCache) readAhead(now time.Time) map[string]tokenSource {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	due := make(map[string]tokenSource)
 	for key, e := range c.entries {
+		if c.dropIfEmptyLocked(e, now) {
+			continue
+		}
 		t := e.token
 		if e.src == nil || e.flight != nil || t == nil || e.lastRead.Before(t.IssuedAt) {
 			continue
@@ -360,12 +394,19 @@ func (c *tokenCache) cachedCount() int {
 	return n
 }
 
+// entryCount is how many keys the cache holds an entry for.
+func (c *tokenCache) entryCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
 // reset drops everything (the mount is being unloaded).
 func (c *tokenCache) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, e := range c.entries {
-		e.clear()
+		c.removeLocked(e)
 	}
 }
 

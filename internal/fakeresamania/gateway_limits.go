@@ -117,11 +117,13 @@ func (s *Server) GatewayRefusals(key string) int {
 // one carries the headers of those before it, with requests left, and every
 // answer that passes carries them all. A window closed by
 // CloseGatewayWindow refuses without counting. It returns the refusal to
-// answer, or nil.
+// answer, or nil. The answer's Date is the server's clock, as its resets are
+// (net/http would stamp the machine's), so a test can set the two apart.
 func (s *Server) passGateway(rec *RecordedRequest, h http.Header) *gatewayRefusal {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
+	h.Set("Date", now.UTC().Format(http.TimeFormat))
 	g := &s.gateway
 	for _, spec := range limitSpecs {
 		limit := spec.limit(g.limits)

@@ -12,8 +12,9 @@ import (
 // Gravitee plan chains a quota, a rate limit and a spike arrest; each policy
 // that ran sets its own headers on the answer, 200s included, so a refusal by
 // one policy also carries the others' headers, with requests left. Each
-// -Reset is the end of the policy's window in epoch milliseconds; the spike
-// arrest sends its slice period instead of a Remaining.
+// -Reset is the end of the policy's window in epoch milliseconds, on the
+// gateway's clock (gateway_clock.go brings it to ours); the spike arrest
+// sends its slice period instead of a Remaining.
 
 // gatewayLimit is one of the gateway's limits, by its header prefix.
 type gatewayLimit struct {
@@ -50,6 +51,7 @@ type limitState struct {
 func readLimitStates(h http.Header, l gatewayLimit, now time.Time) []limitState {
 	maxes, remainings, resets := headerValues(h, l.header+"-Limit"), headerValues(h, l.header+"-Remaining"), headerValues(h, l.header+"-Reset")
 	n := max(len(maxes), len(remainings), len(resets))
+	skew := clockSkew(h, now)
 	states := make([]limitState, n)
 	for i := range states {
 		s := limitState{limit: l}
@@ -61,7 +63,7 @@ func readLimitStates(h http.Header, l gatewayLimit, now time.Time) []limitState 
 			s.remaining, s.hasRemaining = r, err == nil && r >= 0
 		}
 		if i < len(resets) {
-			s.reset = parseReset(resets[i], now)
+			s.reset = localReset(resets[i], now, skew)
 		}
 		states[i] = s
 	}
