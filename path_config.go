@@ -250,60 +250,11 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := leaseModeConflict(d); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
-	var w configWrite
-	err := b.changeChain(chain, func() error { return b.applyConfigWrite(ctx, req.Storage, chain, d, &w) })
+	w, err := b.writeConfig(ctx, req.Storage, chain, d)
 	if err != nil {
 		return nil, err
 	}
-	if w.verified != nil {
-		// What the change made health forget, the verification just saw.
-		b.health.record(chainHealthSubject(chain), nil, b.now())
-	}
 	return w.resp, w.respErr
-}
-
-// configWrite is how a config write ended, besides a storage failure.
-type configWrite struct {
-	resp     *logical.Response // a 400 when the write was refused
-	respErr  error             // a coded 503 or 502 when verification could not reach Resamania
-	verified *cachedToken      // the token that proved the new settings
-}
-
-// applyConfigWrite validates, verifies and stores the write, under the
-// chain's lock: a refused write changes nothing.
-func (b *backend) applyConfigWrite(ctx context.Context, s logical.Storage, chain string, d *framework.FieldData, w *configWrite) error {
-	stored, err := getChainConfig(ctx, s, chain)
-	if err != nil {
-		return err
-	}
-	cfg := &chainConfig{RequestTimeout: defaultRequestTimeout, RefreshTokenTTL: defaultRefreshTokenTTL}
-	if stored != nil {
-		*cfg = *stored
-	}
-	applyConfigFields(cfg, d)
-	if err := cfg.validate(); err != nil {
-		w.resp = logical.ErrorResponse(err.Error())
-		return nil
-	}
-	// A token is minted with what the fingerprint holds: when that is
-	// unchanged, so is the cached token, and there is nothing to prove.
-	mintingChanged := stored == nil || stored.fingerprint() != cfg.fingerprint()
-	if mintingChanged && d.Get("verify_connection").(bool) {
-		if w.verified, err = b.verifyConnection(ctx, chain, cfg); err != nil {
-			w.resp, w.respErr = verifyFailure(err)
-			return nil
-		}
-	}
-	if err := putChainConfig(ctx, s, chain, cfg); err != nil {
-		return err
-	}
-	if w.verified != nil {
-		// The verified token serves the first read: no second request.
-		return putJSON(ctx, s, chainTokenKey(chain), "the verified token", w.verified)
-	}
-	// A token minted with the old client is stale by its fingerprint
-	// (staleForConfig), whatever its scope.
-	return nil
 }
 
 // changeChain runs fn, a change of the chain's config, while neither a mint of
