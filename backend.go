@@ -33,6 +33,9 @@ type backend struct {
 	// creds owns members' credentials, in storage and held in memory; its own lock.
 	creds *credentialStore
 
+	// refusals remembers the club and member grants Resamania refused; its own lock.
+	refusals *refusedScopes
+
 	// guards keep a chain's deletion apart from the work that writes under
 	// the chain; their own lock.
 	guards *chainGuards
@@ -78,14 +81,16 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 
 func newBackend(now func() time.Time) *backend {
 	b := &backend{
-		tokens: newTokenCache(now),
-		guards: newChainGuards(),
-		health: newHealthBook(),
-		now:    now,
+		tokens:   newTokenCache(now),
+		guards:   newChainGuards(),
+		refusals: newRefusedScopes(now),
+		health:   newHealthBook(),
+		now:      now,
 	}
 	b.chains = newChainCache(now, b.upstreamObserver)
 	b.metrics = newMetrics(func() float64 { return float64(b.tokens.cachedCount()) },
-		func() (float64, float64) { return lowestBudgetRatios(b.chains.budgets.All(), b.now()) })
+		func() (float64, float64) { return lowestBudgetRatios(b.chains.budgets.All(), b.now()) },
+		func() float64 { return float64(b.chains.inFlight.ShareWaits()) })
 	index := newCredentialIndex(b.chains)
 	b.creds = newCredentialStore(b.metrics.refreshTokensRotated, b.metrics.refreshAnswersLost, index)
 	b.keepAliveScan = index

@@ -63,7 +63,7 @@ type chainCache struct {
 }
 
 func newChainCache(now func() time.Time, observer func(chain string) upstream.Observer) *chainCache {
-	return &chainCache{now: now, holds: upstream.NewGatewayHolds(), budgets: upstream.NewGatewayBudgets(), inFlight: upstream.NewInFlightLimit(maxUpstreamInFlight), transports: upstream.NewTransports(),
+	return &chainCache{now: now, holds: upstream.NewGatewayHolds(), budgets: upstream.NewGatewayBudgets(), inFlight: upstream.NewInFlightLimit(maxUpstreamInFlight, maxChainInFlight), transports: upstream.NewTransports(),
 		observer: observer, locks: locksutil.CreateLocks(), chains: make(map[string]*chainEntry)}
 }
 
@@ -73,6 +73,11 @@ func newChainCache(now func() time.Time, observer func(chain string) upstream.Ob
 // from opening thousands of connections to the gateway, and is far above
 // what steady reads need (one request per chain per token life).
 const maxUpstreamInFlight = 32
+
+// maxChainInFlight is one chain's share of those: readers looping on one
+// chain (made-up club ids, forced reads) wait for their own chain's slots,
+// and every other chain keeps three quarters of the mount's.
+const maxChainInFlight = 8
 
 func (c *chainCache) cached(name string) *chainEntry {
 	c.mu.RLock()
@@ -114,7 +119,7 @@ func (c *chainCache) get(ctx context.Context, s logical.Storage, name string) (*
 func (c *chainCache) newClient(name string, cfg *chainConfig) (*upstream.Client, error) {
 	ucfg := cfg.upstreamConfig(name, c.now, c.holds)
 	ucfg.Observe = c.observer(name)
-	ucfg.InFlight, ucfg.Transports, ucfg.Budgets = c.inFlight, c.transports, c.budgets
+	ucfg.InFlight, ucfg.InFlightShare, ucfg.Transports, ucfg.Budgets = c.inFlight, name, c.transports, c.budgets
 	client, err := upstream.New(ucfg)
 	if err != nil {
 		return nil, fmt.Errorf("building the client of chain %q: %w", name, err)

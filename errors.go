@@ -68,10 +68,15 @@ func (e *upstreamError) unreachable() bool {
 // errTooShort: no token of this key can satisfy the reader's minimum.
 type errTooShort struct {
 	lifetime, minLeft time.Duration
+	unasked           bool // refused from the key's last token, without a request
 }
 
 func (e *errTooShort) Error() string {
-	return fmt.Sprintf("Resamania's tokens live %s, so minimum_seconds=%d cannot be met", e.lifetime, int(e.minLeft.Seconds()))
+	msg := fmt.Sprintf("Resamania's tokens live %s, so minimum_seconds=%d cannot be met", e.lifetime, int(e.minLeft.Seconds()))
+	if e.unasked {
+		msg += fmt.Sprintf(" (nothing was asked of Resamania: ask for at most %d)", int(e.lifetime.Seconds()))
+	}
+	return msg
 }
 
 type credNotFoundError struct{ chain, name string }
@@ -105,7 +110,10 @@ func (e *contactNotFoundError) Error() string {
 
 // scopeRefusedError: Resamania does not know the club or the member a scoped
 // token was asked for.
-type scopeRefusedError struct{ msg string }
+type scopeRefusedError struct {
+	msg        string
+	remembered bool // answered from refusedScopes, without a request
+}
 
 func (e *scopeRefusedError) Error() string { return e.msg }
 

@@ -1,6 +1,7 @@
 package resamania
 
 import (
+	"errors"
 	"runtime"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,8 @@ const (
 	metricGoroutines           = "resamania_plugin_goroutines"
 	metricGatewayRateLeft      = "resamania_gateway_rate_limit_remaining_ratio"
 	metricGatewayQuotaLeft     = "resamania_gateway_quota_remaining_ratio"
+	metricReadsBounded         = "resamania_reads_bounded_total"
+	metricChainShareWaits      = "resamania_upstream_chain_share_waits_total"
 )
 
 // metricHelp is each metric's HELP text, also the metrics path's field descriptions.
@@ -36,7 +39,15 @@ var metricHelp = map[string]string{
 	metricGoroutines:           "Goroutines in this plugin process (every mount it serves): growth under steady load is a leak.",
 	metricGatewayRateLeft:      "The smallest share (0 to 1) of a rate-limit window's requests left, over the mount's gateway keys, as the gateway's latest answers said; 1 until one said.",
 	metricGatewayQuotaLeft:     "The smallest share (0 to 1) of a daily quota's requests left, over the mount's gateway keys, as the gateway's latest answers said; 1 until one said. Token reads warn below 0.1.",
+	metricReadsBounded:         "Token reads refused without a request to Resamania because a bound on a reader's cost applied, by bound (minimum_above_life: a minimum_seconds above the life of the key's tokens; refusal_remembered: a club or member Resamania refused less than 5 minutes before).",
+	metricChainShareWaits:      "Requests to Resamania that waited because their chain had its whole share (8) of the mount's 32 requests in flight.",
 }
+
+// The bounds on a reader's cost, the bound label of metricReadsBounded.
+const (
+	boundMinimumAboveLife  = "minimum_above_life"
+	boundRefusalRemembered = "refusal_remembered"
+)
 
 // The kinds of token read, the kind label of metricTokenReads.
 const (
@@ -67,12 +78,13 @@ type metrics struct {
 	tokenReads           *prometheus.CounterVec   // kind, result
 	refreshTokensRotated prometheus.Counter
 	refreshAnswersLost   prometheus.Counter
-	credentials          *prometheus.GaugeVec // state
+	credentials          *prometheus.GaugeVec   // state
+	readsBounded         *prometheus.CounterVec // bound
 }
 
 // newMetrics registers the mount's metrics; tokensCached and budgetRatios
 // are read at each scrape.
-func newMetrics(tokensCached func() float64, budgetRatios func() (rate, quota float64)) *metrics {
+func newMetrics(tokensCached func() float64, budgetRatios func() (rate, quota float64), chainShareWaits func() float64) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		upstreamRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -93,8 +105,12 @@ func newMetrics(tokensCached func() float64, budgetRatios func() (rate, quota fl
 		credentials: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: metricCredentials, Help: metricHelp[metricCredentials],
 		}, []string{"state"}),
+		readsBounded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricReadsBounded, Help: metricHelp[metricReadsBounded],
+		}, []string{"bound"}),
 	}
-	m.registry.MustRegister(m.upstreamRequests, m.upstreamDuration, m.tokenReads, m.refreshTokensRotated, m.refreshAnswersLost, m.credentials,
+	m.registry.MustRegister(m.upstreamRequests, m.upstreamDuration, m.tokenReads, m.refreshTokensRotated, m.refreshAnswersLost, m.credentials, m.readsBounded,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: metricChainShareWaits, Help: metricHelp[metricChainShareWaits]}, chainShareWaits),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricTokensCached, Help: metricHelp[metricTokensCached]}, tokensCached),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricGoroutines, Help: metricHelp[metricGoroutines]},
 			func() float64 { return float64(runtime.NumGoroutine()) }),
@@ -123,6 +139,18 @@ func (m *metrics) countTokenRead(kind string, minted bool, warning string, err e
 		result = readMinted
 	}
 	m.tokenReads.WithLabelValues(kind, result).Inc()
+}
+
+// countBoundedRead counts a read that a bound answered without a request.
+func (m *metrics) countBoundedRead(err error) {
+	var short *errTooShort
+	var refused *scopeRefusedError
+	switch {
+	case errors.As(err, &short) && short.unasked:
+		m.readsBounded.WithLabelValues(boundMinimumAboveLife).Inc()
+	case errors.As(err, &refused) && refused.remembered:
+		m.readsBounded.WithLabelValues(boundRefusalRemembered).Inc()
+	}
 }
 
 // countCredentials sets the credentials gauge from a full count by state.

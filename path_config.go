@@ -273,8 +273,10 @@ func (b *backend) changeChain(chain string, fn func() error) error {
 func (b *backend) forgetChainTokens(chain string) {
 	b.health.forget(chainHealthSubject(chain))
 	b.tokens.forget(chainTokenKey(chain))
-	b.tokens.forgetPrefix(chainDir(clubTokenStoragePrefix, chain))
-	b.tokens.forgetPrefix(chainDir(contactTokenStoragePrefix, chain))
+	for _, prefix := range []string{chainDir(clubTokenStoragePrefix, chain), chainDir(contactTokenStoragePrefix, chain)} {
+		b.tokens.forgetPrefix(prefix)
+		b.refusals.forgetPrefix(prefix)
+	}
 }
 
 // applyConfigFields copies the fields present in the request onto cfg, so an

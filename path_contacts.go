@@ -74,6 +74,7 @@ func (b *backend) pathContactWrite(ctx context.Context, req *logical.Request, d 
 		return errorResponse(err)
 	}
 	key := tokenScope{contact: name}.storageKey(chain)
+	defer b.refusals.forget(key) // Resamania may know the new email
 	err = b.tokens.changeKey(key, func() error {
 		defer b.guards.use(chain)()
 		// Looked up again under the guard: a chain deleted since gets no contact.
@@ -110,6 +111,7 @@ func (b *backend) pathContactDelete(ctx context.Context, req *logical.Request, d
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	key := tokenScope{contact: name}.storageKey(chain)
+	defer b.refusals.forget(key)
 	return nil, b.tokens.changeKey(key, func() error {
 		if err := deleteKey(ctx, req.Storage, contactKey(chain, name)); err != nil {
 			return err

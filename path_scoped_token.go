@@ -92,7 +92,7 @@ func (b *backend) serveScopedToken(ctx context.Context, req *logical.Request, d 
 		extra:    extra,
 		kind:     scope.readKind(),
 		source: func(ch *chainEntry) (string, tokenSource) {
-			src := &scopedSource{mintDeps: b.mintDeps(req.Storage), chain: chain, scope: scope, timeout: ch.config.RequestTimeout}
+			src := &scopedSource{mintDeps: b.mintDeps(req.Storage), refusals: b.refusals, chain: chain, scope: scope, timeout: ch.config.RequestTimeout}
 			return src.key(), src
 		},
 	})

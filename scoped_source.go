@@ -54,9 +54,10 @@ func validateClubID(club string) error {
 // it was minted with: a token minted before a config change is never loaded.
 type scopedSource struct {
 	mintDeps
-	chain   string
-	scope   tokenScope
-	timeout time.Duration // the chain's request_timeout when the read began
+	refusals *refusedScopes // Resamania's refusals of this mount's scoped grants
+	chain    string
+	scope    tokenScope
+	timeout  time.Duration // the chain's request_timeout when the read began
 }
 
 func (s *scopedSource) key() string { return s.scope.storageKey(s.chain) }
@@ -83,6 +84,9 @@ func (s *scopedSource) mint(ctx context.Context) (*cachedToken, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.refusals.recall(s.key(), ch.fingerprint); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	t, err := s.send(ctx, ch)
 	if !upstream.IsRejected(err, "invalid_grant") {
@@ -91,7 +95,11 @@ func (s *scopedSource) mint(ctx context.Context) (*cachedToken, error) {
 	}
 	if err != nil {
 		s.log.Warn("scoped grant failed", "chain", s.chain, "club", s.scope.club, "contact", s.scope.contact, "error", err, "duration", time.Since(start))
-		return nil, s.failed(err)
+		failed := s.failed(err)
+		if refused, ok := failed.(*scopeRefusedError); ok {
+			s.refusals.remember(s.key(), ch.fingerprint, refused)
+		}
+		return nil, failed
 	}
 	tok := newCachedToken(t)
 	tok.ConfigFingerprint = ch.fingerprint

@@ -139,6 +139,12 @@ func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLe
 			c.mu.Unlock()
 			return tokenAnswer{token: t}, nil
 		}
+		if t := e.token; t != nil && minLeft > lifetimeOf(t) {
+			// No token of this key ever lives that long: asking Resamania
+			// would only spend the gateway's budget, every chain's.
+			c.mu.Unlock()
+			return tokenAnswer{}, &errTooShort{lifetime: lifetimeOf(t), minLeft: minLeft, unasked: true}
+		}
 		if t := e.token; t != nil && e.failure != nil && allowsFallback(e.failure) && now.Sub(e.failedAt) < failureCooldown && isUsable(t, now, minLeft) {
 			failure := e.failure
 			c.mu.Unlock()

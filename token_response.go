@@ -77,6 +77,7 @@ func (b *backend) serveToken(ctx context.Context, req *logical.Request, d *frame
 	}
 	b.metrics.countTokenRead(r.kind, ans.minted, ans.warning, err)
 	if err != nil {
+		b.metrics.countBoundedRead(err)
 		return errorResponse(err)
 	}
 	return b.tokenResponse(ans.token, ch, r, ans.warning), nil

@@ -42,6 +42,9 @@ type Config struct {
 	// InFlight, shared by the clients of a mount, bounds the requests they
 	// have in flight at once. Nil bounds nothing.
 	InFlight *InFlightLimit
+	// InFlightShare names the share of InFlight this client's requests
+	// count against: its chain.
+	InFlightShare string
 	// Transports, shared by the clients of a mount, pools their connections.
 	// Nil gives the client a pool of its own.
 	Transports *Transports
@@ -247,10 +250,11 @@ func (c *Client) do(ctx context.Context, grant string, retrySent bool, fetch fun
 // observed. A 429 that names its window closes it for every client sharing
 // the key.
 func (c *Client) attemptUnlessHeld(ctx context.Context, grant string, fetch func(context.Context) (*oauth2.Token, error), scrub scrubber) (*Token, *Error) {
-	if err := c.cfg.InFlight.acquire(ctx); err != nil {
-		return nil, &Error{Kind: KindTransient, Detail: "not sent: the mount's requests in flight stayed at their limit until the read's time ran out"}
+	release, waitErr := c.cfg.InFlight.acquire(ctx, c.cfg.InFlightShare)
+	if waitErr != nil {
+		return nil, &Error{Kind: KindTransient, Detail: "not sent: the mount's requests in flight (or this chain's share of them) stayed at their limit until the read's time ran out"}
 	}
-	defer c.cfg.InFlight.release()
+	defer release()
 	now := c.cfg.Now()
 	if w, closed := c.cfg.Holds.closed(c.key, now); closed {
 		return nil, &Error{Kind: KindTransient, Status: http.StatusTooManyRequests, Window: &w, RetryAfter: w.Until.Sub(now)}

@@ -36,7 +36,7 @@ func TestInFlightLimitBoundsEveryClientSharingIt(t *testing.T) {
 		fmt.Fprint(w, `{"access_token":"tok","token_type":"bearer","expires_in":3600,"scope":null}`)
 	}))
 	t.Cleanup(srv.Close)
-	limit := NewInFlightLimit(3)
+	limit := NewInFlightLimit(3, 0)
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
 	for i := range 20 {
@@ -62,14 +62,35 @@ func TestInFlightLimitFullUntilTheReadEnds(t *testing.T) {
 	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { requests.Add(1) }))
 	t.Cleanup(srv.Close)
-	limit := NewInFlightLimit(1)
-	require.NoError(t, limit.acquire(t.Context())) // another chain's request, under way
-	c, err := New(Config{TokenURL: srv.URL + "/c1/oauth/v2/token", ClientID: "1_a", ClientSecret: "s", AttemptTimeout: time.Second, MaxAttempts: 1, InFlight: limit})
+	limit := NewInFlightLimit(1, 0)
+	_, err := limit.acquire(t.Context(), "c0") // another chain's request, under way
+	require.NoError(t, err)
+	c, err := New(Config{TokenURL: srv.URL + "/c1/oauth/v2/token", ClientID: "1_a", ClientSecret: "s", AttemptTimeout: time.Second, MaxAttempts: 1, InFlight: limit, InFlightShare: "c1"})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	_, err = c.Refresh(ctx, "rt-1")
-	require.ErrorContains(t, err, "requests in flight stayed at their limit")
+	require.ErrorContains(t, err, "stayed at their limit until the read's time ran out")
 	require.False(t, MaySpendGrant(err), "nothing was sent, so the refresh token is untouched")
 	require.Zero(t, requests.Load())
+}
+
+// TestInFlightShareLeavesRoomForOtherChains: one chain whose share is full
+// waits for its own slots, while another chain's request is sent at once.
+func TestInFlightShareLeavesRoomForOtherChains(t *testing.T) {
+	limit := NewInFlightLimit(4, 2)
+	for range 2 {
+		_, err := limit.acquire(t.Context(), "busy")
+		require.NoError(t, err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	_, err := limit.acquire(ctx, "busy")
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the busy chain's third request waits for its share")
+	require.Equal(t, uint64(1), limit.ShareWaits())
+
+	release, err := limit.acquire(context.Background(), "other")
+	require.NoError(t, err, "another chain still finds a slot")
+	release()
+	require.Equal(t, uint64(1), limit.ShareWaits())
 }
