@@ -45,7 +45,7 @@ func TestMemberPolicyOneCredentialPerLogin(t *testing.T) {
 		st.vault.MustCLI(t, "write", "auth/userpass/users/"+name, "password=pw-"+name, "policies=resamania-member")
 		// The member's credential, stored under their login's name.
 		code := st.fake.IssueCode(chain, clientID, redirectURI, name)
-		st.vault.MustCLI(t, "write", credsPrefix+name, "code="+code, "redirect_uri="+redirectURI)
+		st.vault.MustCLI(t, "write", credsPrefix+name, "code="+code, "redirect_uri="+redirectURI, "state="+issueState(t, st.vault.Client, mount, chain, name))
 	}
 
 	for i, name := range members {
