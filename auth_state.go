@@ -21,6 +21,10 @@ import (
 // forgets the older ones.
 const authStateTTL = 10 * time.Minute
 
+// maxLiveAuthStates bounds a chain's pending sign-ins: any caller of
+// auth-code-url adds one, and the periodic function reads them all.
+const maxLiveAuthStates = 1000
+
 // authState is an issued state. JSON tags are the storage format.
 type authState struct {
 	// Name is the credential the sign-in may be stored as: creds/<chain>/<name>.
@@ -36,8 +40,17 @@ type signIn struct {
 }
 
 // issueAuthState stores a new random state for the sign-in and returns it
-// with its end.
+// with its end, unless the chain already has as many pending as it keeps.
 func issueAuthState(ctx context.Context, s logical.Storage, now time.Time, in signIn) (string, time.Time, error) {
+	pending, err := s.List(ctx, chainDir(authStateStoragePrefix, in.chain))
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("counting the pending sign-ins: %w", err)
+	}
+	if len(pending) >= maxLiveAuthStates {
+		return "", time.Time{}, &authStatesFullError{msg: fmt.Sprintf(
+			"chain %q has %d sign-ins pending, as many as it keeps: a state expires %s after auth-code-url issued it and is forgotten within a minute after; try again then",
+			in.chain, maxLiveAuthStates, authStateTTL)}
+	}
 	buf := make([]byte, 32) // 256 bits: not guessable
 	if _, err := rand.Read(buf); err != nil {
 		return "", time.Time{}, fmt.Errorf("generating a state: %w", err)
@@ -101,7 +114,10 @@ func getAuthState(ctx context.Context, s logical.Storage, key string) (*authStat
 }
 
 // expireAuthStates forgets the sign-in states that have expired: background
-// work, run by the periodic function.
+// work, run by the periodic function. It reads at most maxLiveAuthStates
+// states per chain and tick: a chain holds no more, save the few a race
+// of issues adds and those stored before the cap, and as every state
+// expires, the first ones listed are forgotten at one tick or another.
 func expireAuthStates(ctx context.Context, s logical.Storage, now time.Time) {
 	chains, err := s.List(ctx, authStateStoragePrefix)
 	if err != nil {
@@ -112,7 +128,10 @@ func expireAuthStates(ctx context.Context, s logical.Storage, now time.Time) {
 		if err != nil {
 			continue
 		}
-		for _, h := range hashes {
+		for _, h := range hashes[:min(len(hashes), maxLiveAuthStates)] {
+			if ctx.Err() != nil {
+				return
+			}
 			key := authStateStoragePrefix + chain + h
 			if st, err := getAuthState(ctx, s, key); err == nil && st != nil && now.After(st.ExpiresAt) {
 				_ = s.Delete(ctx, key)

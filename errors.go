@@ -168,6 +168,12 @@ type signInRefusedError struct{ msg string }
 
 func (e *signInRefusedError) Error() string { return e.msg }
 
+// authStatesFullError: the chain has as many pending sign-ins as it keeps;
+// a 429, as waiting is the fix.
+type authStatesFullError struct{ msg string }
+
+func (e *authStatesFullError) Error() string { return e.msg }
+
 // keyBlocked: after this error the credential gives no token until
 // someone acts, so the token cache serves none, however fresh.
 func keyBlocked(err error) bool {
@@ -195,6 +201,7 @@ func errorResponse(err error) (*logical.Response, error) {
 		refused     *grantRefusedError
 		badState    *authStateError
 		refusedIn   *signInRefusedError
+		statesFull  *authStatesFullError
 		noContact   *contactNotFoundError
 		unknown     *scopeRefusedError
 		lost        *answerLostError
@@ -209,6 +216,8 @@ func errorResponse(err error) (*logical.Response, error) {
 		errors.As(err, &credState), errors.As(err, &refused), errors.As(err, &badState),
 		errors.As(err, &noContact), errors.As(err, &unknown), errors.As(err, &refusedIn):
 		return logical.ErrorResponse(err.Error()), nil
+	case errors.As(err, &statesFull):
+		return nil, logical.CodedError(http.StatusTooManyRequests, err.Error())
 	case errors.Is(err, errUnloading), errors.As(err, &fenced), errors.As(err, &held):
 		return nil, logical.CodedError(http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, errNoRefreshToken):

@@ -106,5 +106,6 @@ and the state: compare it with the session's before anything else, then write
 the code, redirect_uri and state to creds/<client_token>/<name>, the same
 name. The state is accepted once, within ten minutes, for that name, chain
 and redirect_uri only. redirect_uri must be in the chain's
-allowed_redirect_uris (config/<client_token>).
+allowed_redirect_uris (config/<client_token>). A chain keeps at most 1000
+sign-ins pending.
 `

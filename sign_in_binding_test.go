@@ -1,6 +1,8 @@
 package resamania
 
 import (
+	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -203,4 +205,42 @@ func TestAllowedRedirectURIsKeepTheChainsToken(t *testing.T) {
 	require.False(t, resp.IsError(), "%v", resp)
 	require.Equal(t, tok, env.readToken(nil).Data["access_token"])
 	require.Equal(t, mints, env.fake.TokenRequests(testChain, ""))
+}
+
+func TestLiveAuthStatesAreCappedPerChain(t *testing.T) {
+	const capacity = 1000
+	env := getCredsBackend(t, 3600, nil)
+	for i := range capacity {
+		env.issueState(t, fmt.Sprintf("m%d", i), testRedirect)
+	}
+	_, err := env.request(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"name": testMember, "redirect_uri": testRedirect})
+	require.Error(t, err)
+	coded, ok := err.(logical.HTTPCodedError)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, http.StatusTooManyRequests, coded.Code())
+	require.Contains(t, err.Error(), "1000 sign-ins")
+	require.Contains(t, err.Error(), "expire")
+
+	env.clock.Advance(authStateTTL + time.Second)
+	env.tick(t)
+	env.issueState(t, testMember, testRedirect)
+}
+
+// The periodic function reads a bounded number of states per chain per tick,
+// however many are stored, and still forgets them all in time.
+func TestExpiringStatesReadsABoundedNumber(t *testing.T) {
+	const stored, capacity = 3000, 1000
+	s := &countingStorage{Storage: &logical.InmemStorage{}}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range stored {
+		require.NoError(t, putJSON(t.Context(), s, authStateKey(testChain, fmt.Sprint(i)), "state", &authState{Name: testMember, RedirectURI: testRedirect, ExpiresAt: now}))
+	}
+	for tick := 1; tick <= stored/capacity; tick++ {
+		s.reset()
+		expireAuthStates(t.Context(), s, now.Add(time.Minute))
+		require.LessOrEqual(t, s.gets.Load(), int64(capacity), "tick %d", tick)
+	}
+	left, err := s.List(t.Context(), chainDir(authStateStoragePrefix, testChain))
+	require.NoError(t, err)
+	require.Empty(t, left)
 }
