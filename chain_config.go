@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,6 +57,10 @@ type chainConfig struct {
 	// LoginURL is the members' sign-in page, {client_token} in it replaced;
 	// empty is the documented one under APIBaseURL.
 	LoginURL string `json:"login_url,omitempty"`
+	// AllowedRedirectURIs are the callbacks a sign-in by code may use
+	// (redirect_uris.go); none takes no sign-in by code. Not in the
+	// fingerprint: it does not change how tokens are minted.
+	AllowedRedirectURIs []string `json:"allowed_redirect_uris,omitempty"`
 }
 
 // loginPlaceholder in login_url stands for the chain's client_token.
@@ -74,6 +80,14 @@ func getChainConfig(ctx context.Context, s logical.Storage, chain string) (*chai
 
 func putChainConfig(ctx context.Context, s logical.Storage, chain string, cfg *chainConfig) error {
 	return putJSON(ctx, s, configKey(chain), fmt.Sprintf("the config of chain %q", chain), cfg)
+}
+
+// equal: the same config, field by field (a list makes == unusable; nil
+// and an empty list are the same).
+func (c *chainConfig) equal(o *chainConfig) bool {
+	a, b := *c, *o
+	a.AllowedRedirectURIs, b.AllowedRedirectURIs = nil, nil
+	return reflect.DeepEqual(a, b) && slices.Equal(c.AllowedRedirectURIs, o.AllowedRedirectURIs)
 }
 
 // fingerprint identifies what a token is minted with (the endpoint, the
@@ -188,6 +202,9 @@ func (c *chainConfig) validate() error {
 		if _, err := upstream.ParseCAPEM(c.CAPEM); err != nil {
 			return err
 		}
+	}
+	if err := c.validateAllowedRedirectURIs(); err != nil {
+		return err
 	}
 	return c.validateLoginURL()
 }

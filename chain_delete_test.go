@@ -22,7 +22,7 @@ func getChainWithEverything(t *testing.T) *testEnv {
 	env.fake.AddMember(testChain, testMember, "SENTINEL-member-password")
 	env.fake.AddMember(testChain, testEmail, "pw")
 	env.fake.AddClub(testChain, 12)
-	env.configure(nil)
+	env.configure(map[string]any{"allowed_redirect_uris": testRedirect})
 	env.signIn(t)
 	resp, err := env.request(logical.UpdateOperation, contactPath, map[string]any{"email": testEmail})
 	require.NoError(t, err)
@@ -31,7 +31,7 @@ func getChainWithEverything(t *testing.T) *testEnv {
 	env.mustRead(t, "token/"+testChain+"/contacts/bob")
 	env.mustRead(t, "token/"+testChain+"/clubs/12")
 	env.mustRead(t, credPath)
-	resp, err = env.request(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"redirect_uri": testRedirect})
+	resp, err = env.request(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"name": testMember, "redirect_uri": testRedirect})
 	require.NoError(t, err)
 	require.False(t, resp.IsError())
 	return env

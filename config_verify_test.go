@@ -151,7 +151,10 @@ func TestLoginURL(t *testing.T) {
 	require.Nil(t, resp)
 	require.Zero(t, env.fake.TokenRequests("", ""), "the sign-in page does not decide minting")
 	require.Equal(t, "https://api.resamania.example/oauth/login/"+testChain, env.mustRead(t, "config/"+testChain).Data["login_url"])
-	resp, err = env.request(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"redirect_uri": "https://app.example/callback"})
+	resp, err = env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"allowed_redirect_uris": "https://app.example/callback"})
+	require.NoError(t, err)
+	require.Nil(t, resp)
+	resp, err = env.request(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"name": "alice", "redirect_uri": "https://app.example/callback"})
 	require.NoError(t, err)
 	require.Regexp(t, `^https://api\.resamania\.example/oauth/login/mychain\?response_type=code&client_id=123_abcdef&redirect_uri=`, resp.Data["url"])
 

@@ -42,7 +42,7 @@ func (b *backend) writeConfig(ctx context.Context, s logical.Storage, chain stri
 		if err != nil || w.refused() {
 			return w, err
 		}
-		if stored != nil && *stored == *w.cfg {
+		if stored != nil && stored.equal(w.cfg) {
 			return w, nil // nothing changes: nothing to store or forget
 		}
 		committed, err := b.commitConfigWrite(ctx, s, chain, stored, w)
@@ -114,5 +114,5 @@ func sameConfig(a, b *chainConfig) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return *a == *b
+	return a.equal(b)
 }

@@ -82,7 +82,7 @@ func (e *errTooShort) Error() string {
 type credNotFoundError struct{ chain, name string }
 
 func (e *credNotFoundError) Error() string {
-	return fmt.Sprintf("no credential %q for chain %q: sign the member in (auth-code-url/%s, then write creds/%s/%s with the code) or import a refresh token", e.name, e.chain, e.chain, e.chain, e.name)
+	return fmt.Sprintf("no credential %q for chain %q: sign the member in (auth-code-url/%s with name=%s, then write creds/%s/%s with the code and state) or import a refresh token", e.name, e.chain, e.chain, e.name, e.chain, e.name)
 }
 
 // credStateError: the credential cannot be refreshed until someone acts.
@@ -171,6 +171,17 @@ type authStateError struct{ msg string }
 
 func (e *authStateError) Error() string { return e.msg }
 
+// signInRefusedError: a sign-in by code the chain's config does not allow.
+type signInRefusedError struct{ msg string }
+
+func (e *signInRefusedError) Error() string { return e.msg }
+
+// authStatesFullError: the chain has as many pending sign-ins as it keeps;
+// a 429, as waiting is the fix.
+type authStatesFullError struct{ msg string }
+
+func (e *authStatesFullError) Error() string { return e.msg }
+
 // keyBlocked: after this error the credential gives no token until
 // someone acts, so the token cache serves none, however fresh.
 func keyBlocked(err error) bool {
@@ -197,6 +208,8 @@ func errorResponse(err error) (*logical.Response, error) {
 		credState   *credStateError
 		refused     *grantRefusedError
 		badState    *authStateError
+		refusedIn   *signInRefusedError
+		statesFull  *authStatesFullError
 		noContact   *contactNotFoundError
 		unknown     *scopeRefusedError
 		lost        *answerLostError
@@ -209,8 +222,10 @@ func errorResponse(err error) (*logical.Response, error) {
 		return nil, logical.CodedError(http.StatusBadGateway, err.Error())
 	case errors.As(err, &notFound), errors.As(err, &tooShort), errors.As(err, &credMissing),
 		errors.As(err, &credState), errors.As(err, &refused), errors.As(err, &badState),
-		errors.As(err, &noContact), errors.As(err, &unknown):
+		errors.As(err, &noContact), errors.As(err, &unknown), errors.As(err, &refusedIn):
 		return logical.ErrorResponse(err.Error()), nil
+	case errors.As(err, &statesFull):
+		return nil, logical.CodedError(http.StatusTooManyRequests, err.Error())
 	case errors.Is(err, errUnloading), errors.As(err, &fenced), errors.As(err, &held):
 		return nil, logical.CodedError(http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, errNoRefreshToken):

@@ -70,7 +70,7 @@ func TestFaultTable(t *testing.T) {
 func faultEnv(t *testing.T, fk faultKind, accessLife int) (*testEnv, *redirectTarget) {
 	env := getTestBackendWith(t, fakeresamania.Options{TLS: fk.tls})
 	env.fake.AddClient(fakeresamania.Client{ClientToken: testChain, ClientID: testClientID, ClientSecret: testSecret, ExpiresIn: accessLife, RedirectURIs: []string{testRedirect}})
-	env.configure(map[string]any{"request_timeout": "1s"})
+	env.configure(map[string]any{"request_timeout": "1s", "allowed_redirect_uris": testRedirect})
 	return env, newRedirectTarget(t)
 }
 

@@ -316,11 +316,12 @@ func TestFenceSignInWaitsForQuorum(t *testing.T) {
 	q := newQuorumStorage(env.storage)
 	env.storage = q
 	code := env.fake.IssueCode(testChain, testClientID, testRedirect, testMember)
+	signIn := env.codeWrite(t, testMember, code)
 	imported := env.refreshTokenFromFake(t)
 	importsBefore := env.fake.TokenRequests(testChain, "")
 
 	q.lose(0)
-	resp, err := env.request(logical.CreateOperation, credPath, map[string]any{"code": code, "redirect_uri": testRedirect})
+	resp, err := env.request(logical.CreateOperation, credPath, signIn)
 	requireNoQuorum503(t, resp, err)
 	require.Contains(t, err.Error(), "the code is still unspent")
 	resp, err = env.request(logical.CreateOperation, "creds/"+testChain+"/bob", map[string]any{"refresh_token": imported})
@@ -328,7 +329,7 @@ func TestFenceSignInWaitsForQuorum(t *testing.T) {
 	require.Equal(t, importsBefore, env.fake.TokenRequests(testChain, ""), "nothing sent")
 
 	q.regain()
-	resp, err = env.request(logical.CreateOperation, credPath, map[string]any{"code": code, "redirect_uri": testRedirect})
+	resp, err = env.request(logical.CreateOperation, credPath, signIn) // the state is unspent too
 	require.NoError(t, err)
 	require.False(t, resp.IsError(), "%v", resp)
 	resp, err = env.request(logical.CreateOperation, "creds/"+testChain+"/bob", map[string]any{"refresh_token": imported})
@@ -344,9 +345,10 @@ func TestFenceSignInLostAnswerSaysSo(t *testing.T) {
 	q := newQuorumStorage(shared)
 	env.storage = q
 	code := env.fake.IssueCode(testChain, testClientID, testRedirect, testMember)
+	signIn := env.codeWrite(t, testMember, code)
 
-	q.lose(1) // the fence commits; the answer will not
-	_, err := env.request(logical.CreateOperation, credPath, map[string]any{"code": code, "redirect_uri": testRedirect})
+	q.lose(2) // the fence commits, the state is spent; the answer will not
+	_, err := env.request(logical.CreateOperation, credPath, signIn)
 	require.ErrorContains(t, err, "held in memory")
 	require.Equal(t, "active", env.credStatus(t)["state"], "this node holds the new credential")
 
@@ -364,7 +366,7 @@ func TestFenceSignInLostAnswerSaysSo(t *testing.T) {
 // leaves the credential it would have replaced working.
 func TestFenceFailedSignInLeavesNothing(t *testing.T) {
 	env := getCredsBackend(t, memberLife, nil)
-	resp, err := env.request(logical.CreateOperation, credPath, map[string]any{"code": "never-issued", "redirect_uri": testRedirect})
+	resp, err := env.request(logical.CreateOperation, credPath, env.codeWrite(t, testMember, "never-issued"))
 	require.NoError(t, err)
 	require.True(t, resp.IsError())
 	entry, err := env.storage.Get(t.Context(), credKey(testChain, testMember))
@@ -372,7 +374,7 @@ func TestFenceFailedSignInLeavesNothing(t *testing.T) {
 	require.Nil(t, entry)
 
 	env.signIn(t)
-	resp, err = env.request(logical.UpdateOperation, credPath, map[string]any{"code": "never-issued", "redirect_uri": testRedirect})
+	resp, err = env.request(logical.UpdateOperation, credPath, env.codeWrite(t, testMember, "never-issued"))
 	require.NoError(t, err)
 	require.True(t, resp.IsError())
 	env.clock.Advance(15 * time.Second)

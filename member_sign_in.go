@@ -9,10 +9,14 @@ import (
 )
 
 // memberGrant is what starts a member's credential: a one-time authorization
-// code with its redirect_uri, or a refresh token the app already holds.
+// code with its redirect_uri and its sign-in's state, or a refresh token the
+// app already holds.
 type memberGrant struct {
-	code, redirectURI string
-	refreshToken      string
+	code, redirectURI, state string
+	refreshToken             string
+	// spendState forgets the code's state once the fence has committed and
+	// before the code is sent: a fence that fails spends neither (bindCode).
+	spendState func(context.Context) error
 }
 
 func (g memberGrant) fromCode() bool { return g.code != "" }
@@ -37,6 +41,14 @@ func signInMember(ctx context.Context, d mintDeps, creds *credentialStore, ch *c
 	undo, err := creds.fenceSignIn(ctx, d.storage, key, g, d.now())
 	if err != nil {
 		return nil, "", err // nothing sent: the code or refresh token is unspent
+	}
+	if g.spendState != nil {
+		if err := g.spendState(ctx); err != nil {
+			if uerr := undo(); uerr != nil {
+				d.log.Warn("could not remove the placeholder of a sign-in that was not sent; it says the member must sign in", "credential", key, "error", uerr)
+			}
+			return nil, "", &fenceError{key: key, grant: grantAuthorizationCode, err: err}
+		}
 	}
 	ctx = context.WithoutCancel(ctx)
 	gctx, cancel := context.WithTimeout(ctx, mintBudget(ch.config.RequestTimeout))

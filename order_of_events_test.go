@@ -50,7 +50,7 @@ func TestUnloadSavesAHeldRefreshToken(t *testing.T) {
 // refresh token: the code is spent, and its answer is the only copy.
 func TestSignInOutlivesItsCaller(t *testing.T) {
 	env := getCredsBackend(t, memberLife, nil)
-	resp, err := env.request(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"redirect_uri": testRedirect})
+	resp, err := env.request(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"name": testMember, "redirect_uri": testRedirect})
 	require.NoError(t, err)
 	code, state, err := env.fake.SignInAsMember(resp.Data["url"].(string), testMember, "SENTINEL-member-password")
 	require.NoError(t, err)
@@ -84,7 +84,7 @@ func TestSignInOutlivesItsCaller(t *testing.T) {
 // The deletion waits for it, and takes its credential with the rest.
 func TestChainDeletedDuringASignInKeepsNothing(t *testing.T) {
 	env := getCredsBackend(t, memberLife, nil)
-	resp, err := env.request(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"redirect_uri": testRedirect})
+	resp, err := env.request(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"name": testMember, "redirect_uri": testRedirect})
 	require.NoError(t, err)
 	code, state, err := env.fake.SignInAsMember(resp.Data["url"].(string), testMember, "SENTINEL-member-password")
 	require.NoError(t, err)

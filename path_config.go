@@ -170,6 +170,10 @@ func configBehaviourFields() map[string]*framework.FieldSchema {
 			Type:        framework.TypeString,
 			Description: "The page members sign in on, for auth-code-url; {client_token} in it is replaced by the chain's. Empty is the documented {api_base_url}/{client_token}/oauth/login. Set it where members sign in on another host than the API's gateway (a browser cannot send the gateway key), for example https://api.resamania.com/oauth/login/{client_token}.",
 		},
+		"allowed_redirect_uris": {
+			Type:        framework.TypeCommaStringSlice,
+			Description: "The redirect_uris a member's sign-in by code may use (auth-code-url, and creds writes with code), matched exactly; empty takes no sign-in by code. Each is https, http only for a loopback host, or a mobile app's reversed-domain scheme (com.example.app:/callback). Write an empty value to clear it.",
+		},
 		"verify_connection": {
 			Type:        framework.TypeBool,
 			Description: "Mint one token with the new settings before storing them; on failure nothing is stored and the previous config stays in force. Not stored itself. false stores without any request (bulk tooling). A write that changes nothing tokens are minted with sends no request either way.",
@@ -196,6 +200,7 @@ func configReadFields() map[string]*framework.FieldSchema {
 		"refresh_token_ttl": {Type: framework.TypeDurationSecond, Description: "Lifetime of members' refresh tokens, in seconds."},
 		"login_url":         {Type: framework.TypeString, Description: "The page this chain's members sign in on (auth-code-url adds the query)."},
 	}
+	fields["allowed_redirect_uris"] = &framework.FieldSchema{Type: framework.TypeCommaStringSlice, Description: "The redirect_uris members' sign-ins by code may use."}
 	maps.Copy(fields, healthFields())
 	maps.Copy(fields, budgetReadFields())
 	return fields
@@ -230,6 +235,7 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 		"refresh_token_ttl": int64(cfg.refreshTokenTTL().Seconds()),
 		"login_url":         cfg.loginPage(chain),
 	}
+	data["allowed_redirect_uris"] = cfg.allowedRedirectURIs()
 	maps.Copy(data, b.health.fields(chainHealthSubject(chain), false))
 	ch, err := b.chains.get(ctx, req.Storage, chain)
 	if err != nil {
@@ -304,6 +310,7 @@ func applyConfigFields(cfg *chainConfig, d *framework.FieldData) {
 		cfg.RefreshTokenTTL = defaultRefreshTokenTTL // a config stored before the field existed
 	}
 	applyLeaseMode(cfg, d)
+	applyAllowedRedirectURIs(cfg, d)
 	if v, ok := d.GetOk("share_api_key"); ok {
 		cfg.ShareAPIKey = v.(bool)
 	}

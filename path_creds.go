@@ -33,7 +33,7 @@ func credWriteFields() map[string]*framework.FieldSchema {
 	fields := map[string]*framework.FieldSchema{
 		"code":          {Type: framework.TypeString, Description: "The one-time authorization code Resamania sent to redirect_uri after the member signed in.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
 		"redirect_uri":  {Type: framework.TypeString, Description: "The redirect_uri the sign-in used; required with code."},
-		"state":         {Type: framework.TypeString, Description: "The state returned with the code; checked against the states auth-code-url issued when given."},
+		"state":         {Type: framework.TypeString, Description: "The state returned with the code; required with code. It must be one auth-code-url issued for this chain, this name and this redirect_uri, and is accepted once."},
 		"refresh_token": {Type: framework.TypeString, Description: "A refresh token the app already holds, to import instead of a code. It is used at once, which replaces it.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
 		"minimum_seconds": {
 			Type:        framework.TypeInt,
@@ -120,11 +120,6 @@ func (b *backend) pathCredsWrite(ctx context.Context, req *logical.Request, d *f
 	if err != nil {
 		return errorResponse(err)
 	}
-	if state := d.Get("state").(string); state != "" {
-		if err := consumeAuthState(ctx, req.Storage, b.now(), chain, state, g.redirectURI); err != nil {
-			return errorResponse(err)
-		}
-	}
 	key := credKey(chain, name)
 	var cred *credential
 	var warning string
@@ -134,6 +129,13 @@ func (b *backend) pathCredsWrite(ctx context.Context, req *logical.Request, d *f
 		// lookup gets no credential.
 		if ch, err = b.configuredChain(ctx, req, chain); err != nil {
 			return err
+		}
+		if g.fromCode() {
+			// Under the credential's lock: two writes of one state (bound
+			// to this name) take turns, and the second finds it spent.
+			if err := bindCode(ctx, req.Storage, b.now(), ch, name, &g); err != nil {
+				return err
+			}
 		}
 		cred, warning, err = signInMember(ctx, b.mintDeps(req.Storage), b.creds, ch, key, g)
 		return err
@@ -154,22 +156,34 @@ func memberGrantFields(d *framework.FieldData) (memberGrant, error) {
 	g := memberGrant{
 		code:         strings.TrimSpace(d.Get("code").(string)),
 		redirectURI:  strings.TrimSpace(d.Get("redirect_uri").(string)),
+		state:        strings.TrimSpace(d.Get("state").(string)),
 		refreshToken: strings.TrimSpace(d.Get("refresh_token").(string)),
 	}
 	switch {
 	case g.code != "" && g.refreshToken != "":
-		return g, errors.New("give either code (with redirect_uri) or refresh_token, not both")
+		return g, errors.New("give either code (with redirect_uri and state) or refresh_token, not both")
 	case g.code == "" && g.refreshToken == "":
-		return g, errors.New("code (with redirect_uri) or refresh_token is required")
+		return g, errors.New("code (with redirect_uri and state) or refresh_token is required")
 	case g.code != "" && g.redirectURI == "":
 		return g, errors.New("redirect_uri is required with code: the one the sign-in used")
 	case len(g.code) > maxSecretLen || !printable(g.code):
 		return g, fmt.Errorf("code must be at most %d printable characters", maxSecretLen)
 	case len(g.refreshToken) > maxSecretLen || !printable(g.refreshToken):
 		return g, fmt.Errorf("refresh_token must be at most %d printable characters", maxSecretLen)
+	case g.refreshToken != "" && g.state != "":
+		return g, errors.New("state goes with code only: an import of refresh_token takes none")
+	case g.refreshToken != "":
+		return g, nil
 	}
-	if g.code != "" {
-		return g, validateRedirectURI(g.redirectURI)
+	if err := validateRedirectURI(g.redirectURI); err != nil {
+		return g, err
+	}
+	switch {
+	case g.state == "":
+		// Without it, a code from anyone's sign-in could be stored as this member's.
+		return g, errors.New("state is required with code: the one auth-code-url returned when this member's sign-in started, for this name (compare it with the one in the member's browser session first)")
+	case len(g.state) > 512 || !printable(g.state):
+		return g, errors.New("state must be at most 512 printable characters")
 	}
 	return g, nil
 }
@@ -226,10 +240,17 @@ const pathCredsHelpSyn = `Hold a member's Resamania credential and hand out its 
 
 const pathCredsHelpDesc = `
 A member's credential comes from the authorization_code grant: get a login
-URL from auth-code-url/<client_token>, send the member there, and write the
-code Resamania returns:
+URL and a state from auth-code-url/<client_token> with name=<name>, keep the
+state in the member's browser session, send the member there, and, once the
+state that comes back matches the session's, write the code Resamania
+returns with that state:
 
   vault write resamania/creds/mychain/alice code=... redirect_uri=https://app.example/callback state=...
+
+The state is required with a code, and accepted once: only for the name,
+chain and redirect_uri it was issued for, so a code from someone else's
+sign-in cannot be stored as this member's. redirect_uri must be in the
+chain's allowed_redirect_uris (config/<client_token>).
 
 or import a refresh token the app already holds (it is used at once, which
 replaces it):

@@ -2,6 +2,7 @@ package resamania
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,12 +24,15 @@ const (
 )
 
 // getCredsBackend is a configured chain whose client may use the code flow,
-// with access tokens that live accessLife seconds.
+// with testRedirect allowed unless extraConfig says otherwise, and access
+// tokens that live accessLife seconds.
 func getCredsBackend(t *testing.T, accessLife int, extraConfig map[string]any) *testEnv {
 	env := getTestBackend(t)
 	env.fake.AddClient(fakeresamania.Client{ClientToken: testChain, ClientID: testClientID, ClientSecret: testSecret, ExpiresIn: accessLife, RedirectURIs: []string{testRedirect}})
 	env.fake.AddMember(testChain, testMember, "SENTINEL-member-password")
-	env.configure(extraConfig)
+	config := map[string]any{"allowed_redirect_uris": testRedirect}
+	maps.Copy(config, extraConfig)
+	env.configure(config)
 	return env
 }
 
@@ -36,19 +40,23 @@ func getCredsBackend(t *testing.T, accessLife int, extraConfig map[string]any) *
 // redirect carrying the code, and the code written back to the plugin.
 func (e *testEnv) signIn(t *testing.T) *logical.Response {
 	t.Helper()
-	resp, err := e.request(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"redirect_uri": testRedirect})
-	require.NoError(t, err)
-	require.False(t, resp.IsError(), "%v", resp)
-	loginURL, state := resp.Data["url"].(string), resp.Data["state"].(string)
-
+	loginURL, state := e.issueState(t, testMember, testRedirect)
 	code, backState, err := e.fake.SignInAsMember(loginURL, testMember, "SENTINEL-member-password")
 	require.NoError(t, err)
 	require.Equal(t, state, backState)
 
-	resp, err = e.request(logical.CreateOperation, credPath, map[string]any{"code": code, "redirect_uri": testRedirect, "state": state})
+	resp, err := e.request(logical.CreateOperation, credPath, map[string]any{"code": code, "redirect_uri": testRedirect, "state": state})
 	require.NoError(t, err)
 	require.False(t, resp.IsError(), "%v", resp)
 	return resp
+}
+
+// codeWrite is the data of a code's write for name, with a state issued for
+// that name.
+func (e *testEnv) codeWrite(t *testing.T, name, code string) map[string]any {
+	t.Helper()
+	_, state := e.issueState(t, name, testRedirect)
+	return map[string]any{"code": code, "redirect_uri": testRedirect, "state": state}
 }
 
 // refreshTokenFromFake gets a refresh token the way an app would have, outside the plugin.
@@ -87,18 +95,16 @@ func (e *testEnv) credStatus(t *testing.T) map[string]any {
 
 func TestAuthCodeURLIsTheDocumentedOne(t *testing.T) {
 	env := getCredsBackend(t, 3600, nil)
-	resp, err := env.request(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"redirect_uri": testRedirect, "state": "xyz", "scope": "profile"})
+	resp, err := env.request(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"name": testMember, "redirect_uri": testRedirect, "scope": "profile"})
 	require.NoError(t, err)
 	schema.ValidateResponse(t, schema.GetResponseSchema(t, env.b.Route("auth-code-url/"+testChain), logical.UpdateOperation), resp, true)
+	state := resp.Data["state"].(string)
+	require.GreaterOrEqual(t, len(state), 43, "a generated state is 256 random bits")
 	want := env.fake.URL() + "/" + testChain + "/oauth/login?response_type=code&client_id=" + testClientID +
-		"&redirect_uri=" + url.QueryEscape(testRedirect) + "&state=xyz&scope=profile"
+		"&redirect_uri=" + url.QueryEscape(testRedirect) + "&state=" + url.QueryEscape(state) + "&scope=profile"
 	require.Equal(t, want, resp.Data["url"])
 
-	resp, err = env.request(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"redirect_uri": testRedirect})
-	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(resp.Data["state"].(string)), 43, "a generated state is 256 random bits")
-
-	for _, bad := range []map[string]any{{}, {"redirect_uri": "not a uri"}, {"redirect_uri": "https://app.example/cb#frag"}, {"redirect_uri": testRedirect, "scope": `a"b`}} {
+	for _, bad := range []map[string]any{{}, {"name": testMember}, {"name": testMember, "redirect_uri": "not a uri"}, {"name": testMember, "redirect_uri": "https://app.example/cb#frag"}, {"name": testMember, "redirect_uri": testRedirect, "scope": `a"b`}} {
 		resp, err := env.request(logical.UpdateOperation, "auth-code-url/"+testChain, bad)
 		require.NoError(t, err)
 		require.True(t, resp.IsError(), "%v", bad)
@@ -144,29 +150,29 @@ func TestSignInFlowThenRefreshAfterExpiry(t *testing.T) {
 func TestCodeReuseAndBadStateAreClear400s(t *testing.T) {
 	env := getCredsBackend(t, 3600, nil)
 	code := env.fake.IssueCode(testChain, testClientID, testRedirect, testMember)
-	resp, err := env.request(logical.CreateOperation, credPath, map[string]any{"code": code, "redirect_uri": testRedirect})
+	resp, err := env.request(logical.CreateOperation, credPath, env.codeWrite(t, testMember, code))
 	require.NoError(t, err)
 	require.False(t, resp.IsError(), "%v", resp)
 
-	resp, err = env.request(logical.UpdateOperation, "creds/"+testChain+"/bob", map[string]any{"code": code, "redirect_uri": testRedirect})
+	resp, err = env.request(logical.UpdateOperation, "creds/"+testChain+"/bob", env.codeWrite(t, "bob", code))
 	require.NoError(t, err)
 	require.True(t, resp.IsError())
 	require.Contains(t, resp.Error().Error(), "invalid, expired or already used")
 	require.Contains(t, resp.Error().Error(), "sign in again")
 	require.NotContains(t, resp.Error().Error(), code)
 
-	before := env.dumpStorage()
 	resp, err = env.request(logical.UpdateOperation, "creds/"+testChain+"/bob", map[string]any{"code": "x", "redirect_uri": testRedirect, "state": "never-issued"})
 	require.NoError(t, err)
 	require.True(t, resp.IsError())
 	require.Contains(t, resp.Error().Error(), "state is unknown, expired or already used")
-	require.Equal(t, before, env.dumpStorage())
+	before := env.dumpStorage()
 
 	for _, bad := range []map[string]any{
 		{},
 		{"code": "c"},
 		{"code": "c", "refresh_token": "r", "redirect_uri": testRedirect},
 		{"code": "c", "redirect_uri": "https://x/#f"},
+		{"code": "c", "redirect_uri": testRedirect},
 		{"refresh_token": strings.Repeat("r", 5000)},
 		{"refresh_token": "r", "bogus": "1"},
 	} {

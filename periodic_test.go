@@ -116,20 +116,15 @@ func TestKeepAliveRefreshesAtMostABatchPerTickOldestFirst(t *testing.T) {
 
 func TestExpiredAuthStatesAreForgotten(t *testing.T) {
 	env := getCredsBackend(t, 3600, nil)
-	issue := func(state string) {
-		resp, err := env.request(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"redirect_uri": testRedirect, "state": state})
-		require.NoError(t, err)
-		require.False(t, resp.IsError(), "%v", resp)
-	}
-	issue("old")
+	env.issueState(t, "old", testRedirect)
 	env.clock.Advance(authStateTTL / 2)
-	issue("young")
+	_, young := env.issueState(t, "young", testRedirect)
 	env.clock.Advance(authStateTTL/2 + time.Second)
 
 	env.tick(t)
 	stored, err := env.storage.List(t.Context(), authStateStoragePrefix+testChain+"/")
 	require.NoError(t, err)
-	require.Equal(t, []string{authStateKey(testChain, "young")[len(authStateStoragePrefix+testChain+"/"):]}, stored)
+	require.Equal(t, []string{authStateKey(testChain, young)[len(authStateStoragePrefix+testChain+"/"):]}, stored)
 }
 
 // fixedScan is a credentialScanner that reports what it is given.

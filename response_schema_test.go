@@ -48,7 +48,7 @@ func TestEveryResponseMatchesItsSchema(t *testing.T) {
 	check(logical.UpdateOperation, "config/"+testChain, map[string]any{"no_lease": true})
 	require.Nil(t, check(logical.ReadOperation, "token/"+testChain, nil).Secret)
 
-	issued := check(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"redirect_uri": testRedirect})
+	issued := check(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"name": testMember, "redirect_uri": testRedirect})
 	code, state, err := env.fake.SignInAsMember(issued.Data["url"].(string), testMember, "SENTINEL-member-password")
 	require.NoError(t, err)
 	check(logical.CreateOperation, credPath, map[string]any{"code": code, "redirect_uri": testRedirect, "state": state})

@@ -34,7 +34,8 @@ const (
 	// creds/<client_token>/<name>. It holds refresh tokens.
 	credsStoragePrefix = "creds/"
 	// authStateStoragePrefix remembers the states auth-code-url issued, by
-	// their sha256: auth-state/<client_token>/<hex>. Not secret: hashes only.
+	// their sha256, with the credential name and redirect_uri each is for:
+	// auth-state/<client_token>/<hex>. Not secret: hashes only.
 	authStateStoragePrefix = "auth-state/"
 	// gatewayHoldStoragePrefix holds each gateway key's window a 429 closed,
 	// until it ends: gateway-holds/<sha256 of host and key>. Not secret.

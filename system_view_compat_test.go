@@ -201,7 +201,7 @@ func TestNoVaultOnlySystemViewCall(t *testing.T) {
 	require.NoError(t, env.b.Initialize(t.Context(), &logical.InitializationRequest{Storage: env.storage}))
 
 	for _, mode := range []string{"renewable", "non_renewable", "none"} {
-		env.configure(map[string]any{"lease_mode": mode})
+		env.configure(map[string]any{"lease_mode": mode, "allowed_redirect_uris": testRedirect})
 		resp := env.readToken(nil)
 		if resp.Secret == nil {
 			continue

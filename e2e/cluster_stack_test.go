@@ -48,7 +48,8 @@ func (cs *clusterStack) node(i int) *vaultharness.Process { return cs.cluster.No
 func (cs *clusterStack) configure(t *testing.T, i int, extra map[string]any) {
 	t.Helper()
 	// Unverified unless extra says so, as stack.configure.
-	data := map[string]any{"api_base_url": cs.fake.URL(), "client_id": clientID, "client_secret": clientSecret, "api_key": gatewayKey, "verify_connection": false}
+	data := map[string]any{"api_base_url": cs.fake.URL(), "client_id": clientID, "client_secret": clientSecret, "api_key": gatewayKey, "verify_connection": false,
+		"allowed_redirect_uris": redirectURI}
 	for k, v := range extra {
 		data[k] = v
 	}
@@ -61,7 +62,7 @@ func (cs *clusterStack) configure(t *testing.T, i int, extra map[string]any) {
 func (cs *clusterStack) signIn(t *testing.T, i int, name string) {
 	t.Helper()
 	client := cs.node(i).Client
-	sec, err := client.Logical().Write(mount+"/auth-code-url/"+chain, map[string]any{"redirect_uri": redirectURI})
+	sec, err := client.Logical().Write(mount+"/auth-code-url/"+chain, map[string]any{"name": name, "redirect_uri": redirectURI})
 	require.NoError(t, err, "login URL through node%d", i)
 	require.NotNil(t, sec, "login URL through node%d", i)
 	loginURL, _ := sec.Data["url"].(string)
@@ -84,10 +85,11 @@ func (cs *clusterStack) signInAtOnce(t *testing.T, n int, through []int) []strin
 		names[m] = fmt.Sprintf("member%d", m)
 		code := cs.fake.IssueCode(chain, clientID, redirectURI, names[m])
 		client := cs.node(through[m%len(through)]).Client
+		state := issueState(t, client, mount, chain, names[m])
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[m] = client.Logical().Write(credsPrefix+names[m], map[string]any{"code": code, "redirect_uri": redirectURI})
+			_, errs[m] = client.Logical().Write(credsPrefix+names[m], map[string]any{"code": code, "redirect_uri": redirectURI, "state": state})
 		}()
 	}
 	wg.Wait()

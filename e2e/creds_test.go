@@ -30,7 +30,7 @@ func newCredsStack(t *testing.T, accessLife int) *stack {
 // and state written back through the CLI. Returns the code.
 func (st *stack) signIn(t *testing.T, name string) string {
 	t.Helper()
-	out := st.vault.MustCLI(t, "write", "-format=json", mount+"/auth-code-url/"+chain, "redirect_uri="+redirectURI)
+	out := st.vault.MustCLI(t, "write", "-format=json", mount+"/auth-code-url/"+chain, "name="+name, "redirect_uri="+redirectURI)
 	var issued struct{ Data struct{ URL, State string } }
 	require.NoError(t, json.Unmarshal([]byte(out), &issued))
 	code := memberSignsIn(t, st.fake, issued.Data.URL, issued.Data.State)
@@ -69,7 +69,7 @@ func TestSignInFlowAndRefreshOnARealVault(t *testing.T) {
 	require.JSONEq(t, `["alice"]`, st.vault.MustCLI(t, "list", "-format=json", mount+"/creds/"+chain))
 
 	// The code is single use: a second exchange is a clear 400.
-	_, stderr, err := st.vault.CLI(t, "write", credsPrefix+"bob", "code="+code, "redirect_uri="+redirectURI)
+	_, stderr, err := st.vault.CLI(t, "write", credsPrefix+"bob", "code="+code, "redirect_uri="+redirectURI, "state="+issueState(t, st.vault.Client, mount, chain, "bob"))
 	require.Error(t, err)
 	require.Contains(t, stderr, "Code: 400")
 	require.Contains(t, stderr, "sign in again")

@@ -43,7 +43,7 @@ func TestMetricsScrapedByPrometheus(t *testing.T) {
 	st.readToken(t)
 	st.vault.MustCLI(t, "read", mount+"/token/"+chain+"/clubs/12")
 	code := st.fake.IssueCode(chain, clientID, redirectURI, member)
-	st.vault.MustCLI(t, "write", credsPrefix+member, "code="+code, "redirect_uri="+redirectURI)
+	st.vault.MustCLI(t, "write", credsPrefix+member, "code="+code, "redirect_uri="+redirectURI, "state="+issueState(t, st.vault.Client, mount, chain, member))
 	st.readLeased(t, credsPrefix+member)
 	sent := st.fake.TokenRequests("", "")
 	require.GreaterOrEqual(t, sent, 4, "a 503 and its retry, a club grant, a code exchange")

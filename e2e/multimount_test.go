@@ -62,10 +62,10 @@ func TestThreeMountsOneProcessShareNothing(t *testing.T) {
 	// (checked at the end, once a background tick has counted them).
 	for _, name := range []string{member, "bob"} {
 		code := st.fake.IssueCode(chain, clientID, redirectURI, name)
-		st.vault.MustCLI(t, "write", credsPrefix+name, "code="+code, "redirect_uri="+redirectURI)
+		st.vault.MustCLI(t, "write", credsPrefix+name, "code="+code, "redirect_uri="+redirectURI, "state="+issueState(t, c, mount, chain, name))
 	}
 	code := st.fake.IssueCode(chain, clientID, redirectURI, "carol")
-	st.vault.MustCLI(t, "write", mountB+"/creds/"+chain+"/carol", "code="+code, "redirect_uri="+redirectURI)
+	st.vault.MustCLI(t, "write", mountB+"/creds/"+chain+"/carol", "code="+code, "redirect_uri="+redirectURI, "state="+issueState(t, c, mountB, chain, "carol"))
 	readAccessToken(t, c, credsPrefix+member)
 	list, err := c.Logical().List(mountB + "/creds/" + chain + "/")
 	require.NoError(t, err)
@@ -112,7 +112,8 @@ func writeConfig(t *testing.T, c *api.Client, mountPath, apiBase, scope string) 
 	t.Helper()
 	_, err := c.Logical().Write(mountPath+"/config/"+chain, map[string]any{
 		"api_base_url": apiBase, "client_id": clientID, "client_secret": clientSecret, "api_key": gatewayKey, "scope": scope,
-		"verify_connection": false, // the test counts its reads' mints
+		"allowed_redirect_uris": redirectURI,
+		"verify_connection":     false, // the test counts its reads' mints
 	})
 	require.NoError(t, err, "config on %s", mountPath)
 }

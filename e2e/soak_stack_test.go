@@ -90,7 +90,7 @@ func (sk *soak) addChain(t *testing.T, i int, ch soakChain) {
 		AllowedGrants: []string{fakeresamania.GrantClientCredentials, fakeresamania.GrantAuthorizationCode, fakeresamania.GrantRefreshToken}})
 	_, err := sk.client.Logical().Write(mount+"/config/"+ch.name, map[string]any{
 		"api_base_url": sk.fake.URL(), "client_id": soakClientID(i), "client_secret": clientSecret,
-		"api_key": gatewayKey, "lease_mode": ch.leaseMode,
+		"api_key": gatewayKey, "lease_mode": ch.leaseMode, "allowed_redirect_uris": redirectURI,
 		"verify_connection": false, // bulk set-up: the warm-up measures the reads' own rate
 	})
 	require.NoError(t, err)
@@ -102,7 +102,8 @@ func (sk *soak) addChain(t *testing.T, i int, ch soakChain) {
 func (sk *soak) addCred(t *testing.T, i int, c soakCred) {
 	t.Helper()
 	code := sk.fake.IssueCode(c.chain, soakClientID(i), redirectURI, c.name)
-	_, err := sk.client.Logical().Write(c.path(), map[string]any{"code": code, "redirect_uri": redirectURI})
+	state := issueState(t, sk.client, mount, c.chain, c.name)
+	_, err := sk.client.Logical().Write(c.path(), map[string]any{"code": code, "redirect_uri": redirectURI, "state": state})
 	require.NoError(t, err)
 	sk.creds = append(sk.creds, c)
 }

@@ -95,6 +95,9 @@ func (st *stack) configure(t *testing.T, extra ...string) {
 	if !slices.ContainsFunc(extra, func(a string) bool { return strings.HasPrefix(a, "verify_connection=") }) {
 		args = append(args, "verify_connection=false")
 	}
+	if !slices.ContainsFunc(extra, func(a string) bool { return strings.HasPrefix(a, "allowed_redirect_uris=") }) {
+		args = append(args, "allowed_redirect_uris="+redirectURI) // the app's callback, for sign-ins
+	}
 	st.vault.MustCLI(t, append(args, extra...)...)
 }
 

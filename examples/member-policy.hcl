@@ -1,29 +1,30 @@
 # One member, one policy: each person signed in to Vault reads only the
-# Resamania credential named after them, creds/mychain/<their user name>.
-# One policy serves every member; no policy per member.
+# Resamania credential named by their Vault entity's id,
+# creds/mychain/<entity id>. One policy serves every member; no policy per
+# member, and it does not depend on the auth method.
 #
-# The path is templated on the caller's identity: the name of their entity's
-# alias in the auth method they logged in with. Replace auth_userpass_XXXX
-# with that method's accessor, from
-#
-#   vault auth list -format=json | jq -r '.["userpass/"].accessor'
-#
-# then write the policy and attach it to every member's login:
+# Why the entity id, and not the name the member logged in with: Vault puts
+# the templated value into the path first and only then reads the path's
+# globs. With a method whose names a user controls (an OIDC or JWT claim, an
+# LDAP attribute), a user whose alias name is "+" or "*" would get
+# creds/mychain/+ or creds/mychain/*: every member's credential of the chain.
+# An entity id is a UUID Vault itself assigns: no user can choose it.
 #
 #   vault policy write resamania-member member-policy.hcl
 #   vault write auth/userpass/users/alice password=... policies=resamania-member
 #
-# Store each member's credential under the same name as their login, from
-# their sign-in or an imported refresh token:
+# Store each member's credential under their entity id (the app learns it
+# from the member's Vault token: `vault token lookup` shows entity_id; the
+# app that stores credentials needs write access to creds/mychain/*):
 #
-#   vault write resamania/creds/mychain/alice code=... redirect_uri=... state=...
-#   vault write resamania/creds/mychain/alice refresh_token=...
+#   vault write resamania/auth-code-url/mychain name=<entity id> redirect_uri=https://app.example/callback
+#   vault write resamania/creds/mychain/<entity id> code=... redirect_uri=https://app.example/callback state=...
+#   vault write resamania/creds/mychain/<entity id> refresh_token=...
 #
-# Alice then reads resamania/creds/mychain/alice; reading bob's credential is
-# a 403. With another auth method (OIDC, LDAP) use its accessor: the alias
-# name is then what that method names the user, which must be a valid
-# credential name (letters, digits, '_', '-' or '.'; an email address is not).
+# The member then reads resamania/creds/mychain/<their entity id>; reading
+# anyone else's credential is a 403. A member who logs in through several
+# methods that map to one entity reads the same credential through each.
 
-path "resamania/creds/mychain/{{identity.entity.aliases.auth_userpass_XXXX.name}}" {
+path "resamania/creds/mychain/{{identity.entity.id}}" {
   capabilities = ["read"]
 }

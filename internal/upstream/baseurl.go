@@ -38,7 +38,7 @@ func NormalizeBaseURL(raw string) (string, error) {
 		return "", fmt.Errorf("api_base_url must not carry a query string")
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return "", fmt.Errorf("api_base_url must not carry a fragment")
-	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && !IsLoopbackHost(u.Hostname()):
 		return "", fmt.Errorf("api_base_url must use https; http is allowed only for a loopback host")
 	}
 	if !validHost(u.Hostname()) {
@@ -93,7 +93,8 @@ func LoginURL(page, clientID, redirectURI, state, scope string) string {
 	return page + "?" + q
 }
 
-func isLoopbackHost(host string) bool {
+// IsLoopbackHost: localhost or a loopback IP, where http never leaves the machine.
+func IsLoopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
