@@ -152,7 +152,7 @@ func configBehaviourFields() map[string]*framework.FieldSchema {
 	return map[string]*framework.FieldSchema{
 		"share_api_key": {
 			Type:        framework.TypeBool,
-			Description: "Return the gateway key (api_key) with every token read, so one read gives an app every header it sends. Anyone who may read this chain's tokens then also gets the gateway key.",
+			Description: "Return the gateway key (api_key) with reads of token/<client_token>, the chain's own token, so one read gives an app every header it sends. Anyone who may read that path then gets the gateway key, which every chain on it shares; club, contact and members' creds/ reads never return it.",
 			Default:     false,
 		},
 		"lease_mode": {
@@ -192,7 +192,7 @@ func configReadFields() map[string]*framework.FieldSchema {
 		"request_timeout":   {Type: framework.TypeDurationSecond, Description: "Timeout of one request, in seconds."},
 		"lease_mode":        {Type: framework.TypeString, Description: "non_renewable, renewable or none."},
 		"no_lease":          {Type: framework.TypeBool, Description: "Whether tokens are returned without a lease (lease_mode none)."},
-		"share_api_key":     {Type: framework.TypeBool, Description: "Whether token reads return the gateway key."},
+		"share_api_key":     {Type: framework.TypeBool, Description: "Whether token/<client_token> reads return the gateway key."},
 		"refresh_token_ttl": {Type: framework.TypeDurationSecond, Description: "Lifetime of members' refresh tokens, in seconds."},
 		"login_url":         {Type: framework.TypeString, Description: "The page this chain's members sign in on (auth-code-url adds the query)."},
 	}
