@@ -31,6 +31,9 @@ func classify(err error, a *attempt, attemptCtx, parentCtx context.Context, atte
 		return classifyStatus(e, re, a)
 	case errors.Is(err, errBodyTooLarge):
 		e.Kind, e.Detail = KindProtocol, fmt.Sprintf("HTTP %d with an %s", a.status, errBodyTooLarge)
+	case headersTooLarge(err):
+		// Nothing of the answer was read or kept; asking again would get the same.
+		e.Kind, e.Detail = KindProtocol, fmt.Sprintf("answer headers too large (over %d KiB), so the answer was not read", maxHeaderBytes>>10)
 	case parentCtx.Err() != nil:
 		e.Kind, e.Detail = KindTransient, "the request's deadline passed before Resamania answered"
 	case attemptCtx.Err() != nil:
