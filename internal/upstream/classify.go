@@ -65,7 +65,7 @@ func classifyStatus(e *Error, re *oauth2.RetrieveError, a *attempt) *Error {
 	case status == 404 && strings.Contains(e.text, noContextPathText):
 		e.Kind = KindWrongPath
 	case re.ErrorCode != "" && status < 500:
-		e.Kind, e.Code, e.Description = KindRejected, Clip(re.ErrorCode, 64), re.ErrorDescription
+		e.Kind, e.Code, e.Description = KindRejected, re.ErrorCode, re.ErrorDescription
 	case status == 401:
 		e.Kind = KindGateway
 	case status == 404:
@@ -97,7 +97,9 @@ func bodyKind(contentType string) string {
 	if media == "" || media == "application/json" {
 		return ""
 	}
-	return fmt.Sprintf(" (a %s body)", Clip(media, 40))
+	// Not clipped here: Detail is clipped once scrubbed, so that no clipped
+	// secret escapes the scrubber.
+	return fmt.Sprintf(" (a %s body)", media)
 }
 
 func redirectTarget(location string) string {
