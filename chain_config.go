@@ -48,8 +48,8 @@ type chainConfig struct {
 	NoLease bool `json:"no_lease"`
 	// LeaseMode is how token reads are leased: see the leaseMode constants.
 	LeaseMode string `json:"lease_mode,omitempty"`
-	// ShareAPIKey: token reads return the gateway key too, so an app gets
-	// every header it sends from one read.
+	// ShareAPIKey: reads of the chain's own token return the gateway key
+	// too, so an app gets every header it sends from one read.
 	ShareAPIKey bool `json:"share_api_key,omitempty"`
 	// RefreshTokenTTL is how long the server keeps a refresh token; it never
 	// says so itself. Zero in configs stored before the field existed.

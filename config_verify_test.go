@@ -146,7 +146,7 @@ func TestLoginURL(t *testing.T) {
 	resp := env.mustRead(t, "config/"+testChain)
 	require.Equal(t, env.fake.URL()+"/"+testChain+"/oauth/login", resp.Data["login_url"], "the documented page by default")
 
-	resp, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"login_url": "https://api.resamania.example/oauth/login/{client_token}"})
+	resp, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"login_url": "https://api.resamania.example/oauth/login/{client_token}", "client_secret": testSecret})
 	require.NoError(t, err)
 	require.Nil(t, resp)
 	require.Zero(t, env.fake.TokenRequests("", ""), "the sign-in page does not decide minting")
@@ -160,7 +160,7 @@ func TestLoginURL(t *testing.T) {
 
 	before := env.dumpStorage()
 	for _, bad := range []string{"ftp://x.example/login", "http://members.example/login", "https://x.example/login?lang=fr", "not a url at all"} {
-		resp, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"login_url": bad})
+		resp, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"login_url": bad, "client_secret": testSecret})
 		require.NoError(t, err)
 		require.True(t, resp.IsError(), bad)
 		require.Contains(t, resp.Error().Error(), "login_url")

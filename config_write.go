@@ -10,7 +10,8 @@ import (
 )
 
 // A config write merges the fields it names onto the stored config,
-// validates the result, proves it with a token request (config_verify.go)
+// validates the result (the hosts it may reach: allowed_hosts.go; the
+// secrets an update must write again: config_reentry.go), proves it with a token request (config_verify.go)
 // and stores it. The proof, up to three request timeouts, runs under no
 // lock: reads of the chain and of every other chain go on meanwhile. The
 // store then commits only if the config is still the one the write was
@@ -63,6 +64,13 @@ func (b *backend) prepareConfigWrite(ctx context.Context, chain string, stored *
 	}
 	applyConfigFields(cfg, d)
 	if err := cfg.validate(); err != nil {
+		return configWrite{resp: logical.ErrorResponse(err.Error())}, nil
+	}
+	// Checked before any request: nothing is sent where it may not go.
+	if err := b.allowedHosts.check(cfg, chain); err != nil {
+		return configWrite{resp: logical.ErrorResponse(err.Error())}, nil
+	}
+	if err := secretsMoved(chain, stored, cfg, d); err != nil {
 		return configWrite{resp: logical.ErrorResponse(err.Error())}, nil
 	}
 	w := configWrite{cfg: cfg}

@@ -133,15 +133,18 @@ func runRefreshFault(t *testing.T, fk faultKind) {
 	env, target := faultEnv(t, fk, 60)
 	if fk.tls {
 		// Sign in over TLS with the right CA, then drop it: the refresh meets
-		// a certificate the chain no longer trusts.
-		_, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"ca_pem": env.fake.CACertPEM(), "verify_connection": false})
+		// a certificate the chain no longer trusts. A change of CA writes the
+		// secret again.
+		resp, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"ca_pem": env.fake.CACertPEM(), "client_secret": testSecret, "verify_connection": false})
 		require.NoError(t, err)
+		require.Nil(t, resp)
 	}
 	env.fake.AddMember(testChain, testMember, "SENTINEL-member-password")
 	env.signIn(t)
 	if fk.tls {
-		_, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"ca_pem": "", "verify_connection": false})
+		resp, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"ca_pem": "", "client_secret": testSecret, "verify_connection": false})
 		require.NoError(t, err)
+		require.Nil(t, resp)
 	}
 	env.clock.Advance(2 * time.Minute) // the access token has expired
 	inject(env, fk, "refresh_token", target)
@@ -183,8 +186,9 @@ func runRefreshFault(t *testing.T, fk faultKind) {
 	if fk.credState == credActive {
 		env.fake.ClearFaults()
 		if fk.tls {
-			_, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"ca_pem": env.fake.CACertPEM(), "verify_connection": false})
+			resp, err := env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"ca_pem": env.fake.CACertPEM(), "client_secret": testSecret, "verify_connection": false})
 			require.NoError(t, err)
+			require.Nil(t, resp)
 		}
 		env.clock.Advance(2 * time.Hour) // past any lifetime a faulty answer claimed
 		require.True(t, env.fake.AccessTokenValid(env.readCred(t).Data["access_token"].(string)))

@@ -104,7 +104,7 @@ func configFields() map[string]*framework.FieldSchema {
 		},
 		"api_base_url": {
 			Type:        framework.TypeString,
-			Description: "Base URL of the Resamania API, host plus the gateway's environment path if any (for example https://gateway.example/prod). A bare host means https; http is accepted only for a loopback host. The token URL is {api_base_url}/{client_token}/oauth/v2/token.",
+			Description: "Base URL of the Resamania API, host plus the gateway's environment path if any (for example https://gateway.example/prod). A bare host means https; http is accepted only for a loopback host. The token URL is {api_base_url}/{client_token}/oauth/v2/token. An update that changes it must write client_secret (and api_key, when one is stored) again: secrets follow only the host they were written for. When the plugin is registered with RESAMANIA_ALLOWED_HOSTS, the host must be listed.",
 			Required:    true,
 		},
 		"client_id": {
@@ -114,13 +114,13 @@ func configFields() map[string]*framework.FieldSchema {
 		},
 		"client_secret": {
 			Type:         framework.TypeString,
-			Description:  "The OAuth client's secret. Write-only: reads only say whether it is set.",
+			Description:  "The OAuth client's secret. Write-only: reads only say whether it is set. It is sent to api_base_url's host: an update that changes api_base_url, ca_pem or login_url must write it again.",
 			Required:     true,
 			DisplayAttrs: &framework.DisplayAttributes{Sensitive: true},
 		},
 		"api_key": {
 			Type:         framework.TypeString,
-			Description:  "Key of Resamania's API gateway, sent as the x-gravitee-api-key header on every token request. Write-only; write an empty value to remove it.",
+			Description:  "Key of Resamania's API gateway, sent as the x-gravitee-api-key header on every token request. Write-only; write an empty value to remove it. An update that changes api_base_url or ca_pem must write it again (or remove it).",
 			DisplayAttrs: &framework.DisplayAttributes{Sensitive: true},
 		},
 		"scope": {
@@ -129,7 +129,7 @@ func configFields() map[string]*framework.FieldSchema {
 		},
 		"ca_pem": {
 			Type:        framework.TypeString,
-			Description: "PEM bundle of the CA certificates to trust for the token endpoint instead of the system's (for a private integration environment).",
+			Description: "PEM bundle of the CA certificates to trust for the token endpoint instead of the system's (for a private integration environment). It decides who may answer for api_base_url's host, so an update that changes it must write client_secret (and api_key, when one is stored) again.",
 		},
 		"request_timeout": {
 			Type:        framework.TypeDurationSecond,
@@ -152,7 +152,7 @@ func configBehaviourFields() map[string]*framework.FieldSchema {
 	return map[string]*framework.FieldSchema{
 		"share_api_key": {
 			Type:        framework.TypeBool,
-			Description: "Return the gateway key (api_key) with every token read, so one read gives an app every header it sends. Anyone who may read this chain's tokens then also gets the gateway key.",
+			Description: "Return the gateway key (api_key) with reads of token/<client_token>, the chain's own token, so one read gives an app every header it sends. Anyone who may read that path then gets the gateway key, which every chain on it shares; club, contact and members' creds/ reads never return it.",
 			Default:     false,
 		},
 		"lease_mode": {
@@ -168,7 +168,7 @@ func configBehaviourFields() map[string]*framework.FieldSchema {
 		},
 		"login_url": {
 			Type:        framework.TypeString,
-			Description: "The page members sign in on, for auth-code-url; {client_token} in it is replaced by the chain's. Empty is the documented {api_base_url}/{client_token}/oauth/login. Set it where members sign in on another host than the API's gateway (a browser cannot send the gateway key), for example https://api.resamania.com/oauth/login/{client_token}.",
+			Description: "The page members sign in on, for auth-code-url; {client_token} in it is replaced by the chain's. Empty is the documented {api_base_url}/{client_token}/oauth/login. Set it where members sign in on another host than the API's gateway (a browser cannot send the gateway key), for example https://api.resamania.com/oauth/login/{client_token}. An update that changes the page must write client_secret again. When the plugin is registered with RESAMANIA_ALLOWED_HOSTS, its host must be listed.",
 		},
 		"allowed_redirect_uris": {
 			Type:        framework.TypeCommaStringSlice,
@@ -196,7 +196,7 @@ func configReadFields() map[string]*framework.FieldSchema {
 		"request_timeout":   {Type: framework.TypeDurationSecond, Description: "Timeout of one request, in seconds."},
 		"lease_mode":        {Type: framework.TypeString, Description: "non_renewable, renewable or none."},
 		"no_lease":          {Type: framework.TypeBool, Description: "Whether tokens are returned without a lease (lease_mode none)."},
-		"share_api_key":     {Type: framework.TypeBool, Description: "Whether token reads return the gateway key."},
+		"share_api_key":     {Type: framework.TypeBool, Description: "Whether token/<client_token> reads return the gateway key."},
 		"refresh_token_ttl": {Type: framework.TypeDurationSecond, Description: "Lifetime of members' refresh tokens, in seconds."},
 		"login_url":         {Type: framework.TypeString, Description: "The page this chain's members sign in on (auth-code-url adds the query)."},
 	}
@@ -383,9 +383,15 @@ fix. The verified token then serves the first read. verify_connection=false
 stores without any request.
 
 An update changes only the fields it names. client_secret and api_key are
-write-only: a read says only whether they are set. Changing what tokens are
-minted with (the URL, the client, its secret, the gateway key, the scopes,
-the CAs) replaces the chain's cached token.
+write-only: a read says only whether they are set. They follow only the host
+they were written for: an update that changes api_base_url or ca_pem must
+write client_secret (and api_key, when one is stored) again, and one that
+changes login_url must write client_secret again; else it is refused and
+nothing is sent or stored. When the plugin is registered with
+RESAMANIA_ALLOWED_HOSTS, api_base_url and login_url must be on listed hosts.
+See docs/security.md. Changing what tokens are minted with (the URL, the
+client, its secret, the gateway key, the scopes, the CAs) replaces the
+chain's cached token.
 
 Deleting a chain deletes everything stored under it: its config, its tokens
 of every scope, its members' credentials (their refresh tokens: members must

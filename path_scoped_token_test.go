@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
@@ -182,15 +183,29 @@ func TestConfigChangeDropsScopedTokens(t *testing.T) {
 	require.Empty(t, keys, "a deleted chain leaves no scoped token behind")
 }
 
-func TestShareAPIKeyReturnsTheGatewayKey(t *testing.T) {
+// TestShareAPIKeyReturnsTheGatewayKeyOnChainTokenReadsOnly: share_api_key
+// hands the gateway key, which every chain on it shares, to readers of the
+// chain's own token; a member's app (creds/), a club's or a contact's token
+// reader never gets it.
+func TestShareAPIKeyReturnsTheGatewayKeyOnChainTokenReadsOnly(t *testing.T) {
 	env := getScopedBackend(t, map[string]any{"api_key": testAPIKey})
-	for _, path := range []string{"token/" + testChain, clubPath} {
+	env.fake.AddClient(fakeresamania.Client{ClientToken: testChain, ClientID: testClientID, ClientSecret: testSecret, RedirectURIs: []string{testRedirect},
+		AllowedGrants: []string{fakeresamania.GrantClientCredentials, fakeresamania.GrantClubCredentials, fakeresamania.GrantContactCredentials, fakeresamania.GrantAuthorizationCode, fakeresamania.GrantRefreshToken}})
+	env.fake.AddMember(testChain, testMember, "SENTINEL-member-password")
+	resp, err := env.request(logical.CreateOperation, contactPath, map[string]any{"email": testEmail})
+	require.NoError(t, err)
+	require.False(t, resp.IsError(), "%v", resp)
+	env.signIn(t)
+	others := []string{clubPath, "token/" + testChain + "/contacts/bob", credPath}
+
+	for _, path := range append([]string{"token/" + testChain}, others...) {
 		require.NotContains(t, env.mustRead(t, path).Data, "api_key", path)
 	}
-	env.configure(map[string]any{"share_api_key": true})
+	env.configure(map[string]any{"share_api_key": true, "api_key": testAPIKey})
 	require.Equal(t, true, env.mustRead(t, "config/"+testChain).Data["share_api_key"])
-	for _, path := range []string{"token/" + testChain, clubPath} {
-		require.Equal(t, testAPIKey, env.mustRead(t, path).Data["api_key"], path)
+	require.Equal(t, testAPIKey, env.mustRead(t, "token/"+testChain).Data["api_key"])
+	for _, path := range others {
+		assert.NotContains(t, env.mustRead(t, path).Data, "api_key", path)
 	}
 }
 

@@ -16,7 +16,7 @@ const maxMinimumSeconds = 86400
 func tokenResponseFields() map[string]*framework.FieldSchema {
 	return map[string]*framework.FieldSchema{
 		"api_base_url":        {Type: framework.TypeString, Description: "Base URL of the chain's Resamania API, for the calls the token authorises."},
-		"api_key":             {Type: framework.TypeString, Description: "The gateway key, for the x-gravitee-api-key header; only when the chain's share_api_key is set.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
+		"api_key":             {Type: framework.TypeString, Description: "The gateway key, for the x-gravitee-api-key header; only on token/<client_token> reads, when the chain's share_api_key is set.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
 		"access_token":        {Type: framework.TypeString, Description: "The access token, for an Authorization: Bearer header.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
 		"token_type":          {Type: framework.TypeString, Description: "Always Bearer."},
 		"expires_at":          {Type: framework.TypeString, Description: "When the token expires (RFC 3339, UTC)."},
@@ -115,7 +115,9 @@ func (b *backend) tokenResponse(tok *cachedToken, ch *chainEntry, r tokenReadReq
 		"scope":        tok.Scope,
 		"api_base_url": ch.config.APIBaseURL,
 	}
-	if ch.config.ShareAPIKey {
+	// The gateway key is shared by every chain on it: it goes to readers of
+	// the chain's own token, never to a member's, a club's or a contact's.
+	if ch.config.ShareAPIKey && r.kind == readKindToken {
 		data["api_key"] = ch.config.APIKey
 	}
 	maps.Copy(data, r.extra)

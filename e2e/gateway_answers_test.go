@@ -101,7 +101,8 @@ func TestConfigWritesProveThemselves(t *testing.T) {
 		says []string
 	}{
 		{"no gateway key", []string{"api_key="}, []string{"HTTP 401", "set api_key"}},
-		{"a wrong environment path", []string{"api_base_url=" + strings.TrimSuffix(st.fake.URL(), "/integration") + "/staging"},
+		// A new api_base_url carries the secrets again (docs/security.md).
+		{"a wrong environment path", []string{"api_base_url=" + strings.TrimSuffix(st.fake.URL(), "/integration") + "/staging", "client_secret=" + clientSecret, "api_key=" + gatewayKey},
 			[]string{"No context-path matches the request URI.", "check api_base_url"}},
 	} {
 		stderr := st.cliFails(t, append([]string{"write", configPath}, tc.args...)...)

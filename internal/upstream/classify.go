@@ -31,6 +31,9 @@ func classify(err error, a *attempt, attemptCtx, parentCtx context.Context, atte
 		return classifyStatus(e, re, a)
 	case errors.Is(err, errBodyTooLarge):
 		e.Kind, e.Detail = KindProtocol, fmt.Sprintf("HTTP %d with an %s", a.status, errBodyTooLarge)
+	case headersTooLarge(err):
+		// Nothing of the answer was read or kept; asking again would get the same.
+		e.Kind, e.Detail = KindProtocol, fmt.Sprintf("answer headers too large (over %d KiB), so the answer was not read", maxHeaderBytes>>10)
 	case parentCtx.Err() != nil:
 		e.Kind, e.Detail = KindTransient, "the request's deadline passed before Resamania answered"
 	case attemptCtx.Err() != nil:
@@ -62,7 +65,7 @@ func classifyStatus(e *Error, re *oauth2.RetrieveError, a *attempt) *Error {
 	case status == 404 && strings.Contains(e.text, noContextPathText):
 		e.Kind = KindWrongPath
 	case re.ErrorCode != "" && status < 500:
-		e.Kind, e.Code, e.Description = KindRejected, Clip(re.ErrorCode, 64), re.ErrorDescription
+		e.Kind, e.Code, e.Description = KindRejected, re.ErrorCode, re.ErrorDescription
 	case status == 401:
 		e.Kind = KindGateway
 	case status == 404:
@@ -94,7 +97,9 @@ func bodyKind(contentType string) string {
 	if media == "" || media == "application/json" {
 		return ""
 	}
-	return fmt.Sprintf(" (a %s body)", Clip(media, 40))
+	// Not clipped here: Detail is clipped once scrubbed, so that no clipped
+	// secret escapes the scrubber.
+	return fmt.Sprintf(" (a %s body)", media)
 }
 
 func redirectTarget(location string) string {

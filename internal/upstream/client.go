@@ -295,7 +295,8 @@ func (c *Client) attemptOnce(ctx context.Context, fetch func(context.Context) (*
 		return t, nil
 	}
 	e := classify(err, a, actx, ctx, c.cfg.AttemptTimeout)
-	e.Code, e.Description, e.Detail = scrub.clean(e.Code), scrub.clean(e.Description), scrub.clean(e.Detail)
+	// The code is clipped only once scrubbed: a clipped secret would escape.
+	e.Code, e.Description, e.Detail = Clip(scrub.clean(e.Code), 64), scrub.clean(e.Description), scrub.clean(e.Detail)
 	if e.Kind == KindProtocol {
 		return rotated(refreshTokenIn(a.body, a.contentType)), e
 	}
@@ -319,25 +320,4 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// scrubber replaces known secrets in text that came from the server: a broken
-// or hostile server must not make the plugin print a secret it echoed.
-type scrubber []string
-
-func newScrubber(secrets ...string) scrubber {
-	var s scrubber
-	for _, v := range secrets {
-		if len(v) >= 4 {
-			s = append(s, v)
-		}
-	}
-	return s
-}
-
-func (s scrubber) clean(text string) string {
-	for _, v := range s {
-		text = strings.ReplaceAll(text, v, "[redacted]")
-	}
-	return Clip(text, 300)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"strings"
 
 	"github.com/hashicorp/go-cleanhttp"
 )
@@ -17,6 +18,17 @@ import (
 const maxBodyBytes = 256 << 10
 
 var errBodyTooLarge = errors.New("answer larger than 256 KiB")
+
+// maxHeaderBytes bounds an answer's headers, which a failed answer's error
+// keeps; the gateway's are a few hundred bytes, and net/http's own bound is
+// 10 MiB.
+const maxHeaderBytes = 64 << 10
+
+// headersTooLarge reports net/http's refusal of headers past
+// maxHeaderBytes; it has no error value of its own to match.
+func headersTooLarge(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "server response headers exceeded")
+}
 
 // ParseCAPEM returns a pool holding only the certificates of a PEM bundle.
 func ParseCAPEM(pemBundle string) (*x509.CertPool, error) {
@@ -33,6 +45,7 @@ func ParseCAPEM(pemBundle string) (*x509.CertPool, error) {
 func newTransport(caPEM string) (*recordingTransport, error) {
 	transport := cleanhttp.DefaultPooledTransport()
 	transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	transport.MaxResponseHeaderBytes = maxHeaderBytes
 	if caPEM != "" {
 		pool, err := ParseCAPEM(caPEM)
 		if err != nil {

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,4 +54,43 @@ func TestChainsShareTheMountsConnections(t *testing.T) {
 	require.Same(t, same, again)
 	_, err = shared.pool("not a certificate")
 	require.ErrorContains(t, err, "no PEM certificate")
+}
+
+// TestHugeAnswerHeadersAreRefused: a failed answer's headers are kept with
+// its error, so an answer may not make the client hold megabytes of them. A
+// gateway whose headers pass the cap is refused once, not asked again.
+func TestHugeAnswerHeadersAreRefused(t *testing.T) {
+	var hits, status atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		filler := strings.Repeat("x", 1<<10)
+		for i := range 1 << 10 { // 1 MiB of headers
+			w.Header().Set(fmt.Sprintf("X-Filler-%d", i), filler)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(int(status.Load()))
+		fmt.Fprint(w, `{"access_token":"tok","token_type":"bearer","expires_in":3600}`)
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		name   string
+		status int32
+		shared *Transports
+	}{{"a token, own pool", 200, nil}, {"a token, shared pool", 200, NewTransports()}, {"a 503, own pool", 503, nil}} {
+		t.Run(tc.name, func(t *testing.T) {
+			hits.Store(0)
+			status.Store(tc.status)
+			shared := tc.shared
+			c, err := New(Config{TokenURL: srv.URL + "/c/oauth/v2/token", ClientID: "1_a", ClientSecret: "s", AttemptTimeout: 5 * time.Second, MaxAttempts: 3, Transports: shared})
+			require.NoError(t, err)
+			t.Cleanup(c.CloseIdleConnections)
+			_, err = c.ClientCredentials(t.Context())
+			ue := asError(t, err)
+			require.Equal(t, KindProtocol, ue.Kind, "error: %s", err)
+			require.Contains(t, err.Error(), "headers too large")
+			require.Nil(t, ue.header, "nothing of the answer is kept")
+			require.Equal(t, int32(1), hits.Load(), "not asked again")
+			require.Less(t, len(err.Error()), 300)
+		})
+	}
 }
