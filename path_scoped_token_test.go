@@ -188,7 +188,7 @@ func TestConfigChangeDropsScopedTokens(t *testing.T) {
 // chain's own token; a member's app (creds/), a club's or a contact's token
 // reader never gets it.
 func TestShareAPIKeyReturnsTheGatewayKeyOnChainTokenReadsOnly(t *testing.T) {
-	env := getScopedBackend(t, map[string]any{"api_key": testAPIKey})
+	env := getScopedBackend(t, map[string]any{"api_key": testAPIKey, "allowed_redirect_uris": testRedirect})
 	env.fake.AddClient(fakeresamania.Client{ClientToken: testChain, ClientID: testClientID, ClientSecret: testSecret, RedirectURIs: []string{testRedirect},
 		AllowedGrants: []string{fakeresamania.GrantClientCredentials, fakeresamania.GrantClubCredentials, fakeresamania.GrantContactCredentials, fakeresamania.GrantAuthorizationCode, fakeresamania.GrantRefreshToken}})
 	env.fake.AddMember(testChain, testMember, "SENTINEL-member-password")
