@@ -1,0 +1,191 @@
+package resamania_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/testsupport"
+)
+
+// The invariants, checked after every schedule from the fake's ledger, a
+// dump of storage, the plugin's memory and its log.
+
+// storedCred is what the invariants read of a stored credential.
+type storedCred struct {
+	RefreshToken string `json:"refresh_token"`
+	State        string `json:"state"`
+	StateReason  string `json:"state_reason"`
+}
+
+// chainScoped are the storage prefixes that hold a chain's entries
+// (storage_layout.go), each followed by the chain's name.
+var chainScoped = []string{"config/", "cache/token/", "cache/club-token/", "cache/contact-token/", "contacts/", "creds/", "auth-state/"}
+
+// chainKeys lists the keys of dump stored under chain, but for the two
+// entries named by the chain itself when except is set.
+func chainKeys(dump map[string][]byte, chain string, exceptOwn bool) []string {
+	var out []string
+	for key := range dump {
+		for _, p := range chainScoped {
+			own := key == p+chain
+			if (own && !exceptOwn && (p == "config/" || p == "cache/token/")) || strings.HasPrefix(key, p+chain+"/") {
+				out = append(out, key)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkStartsEmpty: a chain configured where none was holds nothing else.
+func (w *world) checkStartsEmpty(chain string) {
+	if left := chainKeys(w.store.dump(), chain, true); len(left) > 0 {
+		w.facts.violation("(c) chain %q configured again does not start empty: %s", chain, strings.Join(left, ", "))
+	}
+}
+
+// check runs every invariant on the world at rest and returns what failed.
+func (w *world) check() []string {
+	dump := w.store.dump()
+	creds := map[string]storedCred{} // by key
+	holder := map[string]string{}    // refresh token -> key
+	for key, v := range dump {
+		if !strings.HasPrefix(key, "creds/") {
+			continue
+		}
+		var c storedCred
+		if json.Unmarshal(v, &c) == nil {
+			creds[key] = c
+			holder[c.RefreshToken] = key
+		}
+	}
+	var out []string
+	fail := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	f := w.facts
+	f.mu.Lock()
+	out = append(out, f.found...)
+	f.mu.Unlock()
+
+	w.checkSentOnce(fail)
+	w.checkLiveTokensKept(creds, holder, fail)
+	w.checkDeletedChains(dump, fail)
+	w.checkMemory(fail)
+	w.checkLog(fail)
+	return out
+}
+
+// (a) no refresh token or code reached Resamania's grant twice.
+func (w *world) checkSentOnce(fail func(string, ...any)) {
+	count := map[string]int{}
+	grant := map[string]string{}
+	for _, r := range w.fake.Requests() {
+		if r.GatewayLimit != "" {
+			continue
+		}
+		if s := spentSecret(r.GrantType, r.Form.Get); s != "" {
+			count[s]++
+			grant[s] = r.GrantType
+		}
+	}
+	f := w.facts
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for s, n := range count {
+		processed := n - (f.before[s] - f.after[s])
+		if processed > 1 {
+			fail("(a) a %s (%.8s...) was processed by Resamania %d times", grant[s], s, processed)
+		}
+	}
+}
+
+// (b) every refresh token Resamania issued and still accepts is stored under
+// its member's credential, or its answer was lost in transit, or the
+// credential was deliberately let go; and no active credential holds a
+// refresh token Resamania already consumed.
+func (w *world) checkLiveTokensKept(creds map[string]storedCred, holder map[string]string, fail func(string, ...any)) {
+	f := w.facts
+	f.mu.Lock()
+	lost := map[string]lostAnswer{}
+	for _, l := range f.lost {
+		lost[l.issued] = l
+	}
+	imports := f.imports
+	lineages := f.lineages
+	f.mu.Unlock()
+	for _, live := range w.fake.LiveRefreshTokenList() {
+		if imports[live.Token] {
+			continue // the app's own token, never sent
+		}
+		l := lineages[live.Subject]
+		if l == nil {
+			fail("(b) a live refresh token of %q that no sign-in of the simulation started", live.Subject)
+			continue
+		}
+		want := "creds/" + l.chain + "/" + l.name
+		if key, ok := holder[live.Token]; ok {
+			if key != want {
+				fail("(b) the refresh token of the sign-in at step %d to %s is stored under %s", l.step, want, key)
+			}
+			continue
+		}
+		if _, ok := lost[live.Token]; ok || f.forgotten(l) {
+			continue
+		}
+		state := "no credential stored"
+		if c, ok := creds[want]; ok {
+			state = fmt.Sprintf("stored credential %s: %s (%s)", want, c.State, clipText(c.StateReason))
+		}
+		fail("(b) a live refresh token of the sign-in at step %d to %s is stored nowhere, and no answer carrying it was lost in transit; %s",
+			l.step, want, state)
+	}
+	for key, c := range creds {
+		if c.State == "active" && c.RefreshToken != "" && !w.fake.RefreshTokenKnown(c.RefreshToken) && !imports[c.RefreshToken] {
+			fail("(b) %s is active but holds a refresh token Resamania already consumed: the next refresh loses the member", key)
+		}
+	}
+}
+
+// (c) a chain whose deletion succeeded, and that was not configured again,
+// left nothing.
+func (w *world) checkDeletedChains(dump map[string][]byte, fail func(string, ...any)) {
+	f := w.facts
+	for _, chain := range simChains {
+		f.mu.Lock()
+		deleted, known := f.chainDrops[chain]
+		f.mu.Unlock()
+		if !known || !deleted {
+			continue
+		}
+		if _, configured := dump["config/"+chain]; configured {
+			continue
+		}
+		if left := chainKeys(dump, chain, false); len(left) > 0 {
+			fail("(c) chain %q was deleted, and these are still stored: %s", chain, strings.Join(left, ", "))
+		}
+	}
+}
+
+// (d) the active node's memory: nothing held unsaved once storage works,
+// and no token cache entry without a token or a flight.
+func (w *world) checkMemory(fail func(string, ...any)) {
+	n := w.activeNode()
+	if held := n.b.HeldCredentials(); len(held) > 0 {
+		fail("(d) credentials still held only in memory after a tick with working storage: %s", strings.Join(held, ", "))
+	}
+	if entries, inUse := n.b.TokenCacheSizes(); entries > inUse {
+		fail("(d) the token cache holds %d entries, only %d of them with a token or a flight", entries, inUse)
+	}
+}
+
+// (e) no secret and no email in any log line.
+func (w *world) checkLog(fail func(string, ...any)) {
+	w.mu.Lock()
+	secrets := append([]string(nil), w.secrets...)
+	w.mu.Unlock()
+	secrets = append(secrets, w.fake.IssuedSecrets()...)
+	for _, s := range testsupport.FoundSecrets(w.logs.String(), secrets) {
+		fail("(e) a secret or an email appears in the log: %.10s...", s)
+	}
+}

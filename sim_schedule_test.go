@@ -1,0 +1,119 @@
+package resamania_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// The schedule generator: a seed gives the same steps every time. Each step
+// is an action from the table, and now and then a fault or two from the
+// catalogue, armed for that step only.
+
+type step struct {
+	n      int
+	act    act
+	faults []plannedFault
+}
+
+type schedule struct {
+	seed  int64
+	steps []step
+}
+
+// gen draws a schedule's choices from its seed.
+type gen struct {
+	r        *rand.Rand
+	subjects int
+	aim      *act // the paused actor a nested action aims at, if any
+}
+
+func (g *gen) pick(xs []string) string { return xs[g.r.IntN(len(xs))] }
+
+// chain and member are mostly the first of each pool, so actors collide,
+// or the paused actor's when aiming.
+func (g *gen) chain() string {
+	if g.aim != nil && g.aim.chain != "" && g.r.IntN(4) > 0 {
+		return g.aim.chain
+	}
+	if g.r.IntN(4) == 0 {
+		return simChains[1]
+	}
+	return simChains[0]
+}
+
+func (g *gen) member() string {
+	if g.aim != nil && g.aim.name != "" && g.r.IntN(4) > 0 {
+		return g.aim.name
+	}
+	return simMembers[g.r.IntN(len(simMembers))]
+}
+
+// subject is a new member at Resamania: each sign-in has its own, so a
+// refresh token tells which sign-in it descends from.
+func (g *gen) subject() string {
+	g.subjects++
+	return fmt.Sprintf("member%d@example.test", g.subjects)
+}
+
+func weighted[T any](r *rand.Rand, items []T, weight func(T) int) T {
+	total := 0
+	for _, it := range items {
+		total += weight(it)
+	}
+	n := r.IntN(total)
+	for _, it := range items {
+		if n -= weight(it); n < 0 {
+			return it
+		}
+	}
+	return items[len(items)-1]
+}
+
+// nested is an action to run while main is paused, aimed at what main touches.
+func (g *gen) nested(main act) act {
+	k := weighted(g.r, nestedActions, func(a actionKind) int { return a.weight })
+	g.aim = &main
+	defer func() { g.aim = nil }()
+	a := k.make(g)
+	a.kind = k.name
+	return a
+}
+
+// Schedule length and fault density.
+const (
+	minSteps       = 12
+	maxSteps       = 28
+	faultPerCent   = 35 // steps with at least one fault
+	secondFaultPer = 20 // of those, steps with two
+)
+
+func newSchedule(seed int64) schedule {
+	g := &gen{r: rand.New(rand.NewPCG(uint64(seed), 0x5eed))}
+	s := schedule{seed: seed}
+	// Every schedule starts with a configured chain and a signed-in member,
+	// so that most steps have something to work on.
+	for _, a := range []act{configure(simChains[0], false), signIn(g, false)} {
+		s.steps = append(s.steps, step{n: len(s.steps) + 1, act: a})
+	}
+	for range minSteps + g.r.IntN(maxSteps-minSteps+1) {
+		k := weighted(g.r, actions, func(a actionKind) int { return a.weight })
+		a := k.make(g)
+		a.kind = k.name
+		st := step{n: len(s.steps) + 1, act: a}
+		if g.r.IntN(100) < faultPerCent {
+			for range 1 + boolInt(g.r.IntN(100) < secondFaultPer) {
+				f := weighted(g.r, faults, func(f faultKind) int { return f.weight })
+				st.faults = append(st.faults, f.make(g, a))
+			}
+		}
+		s.steps = append(s.steps, st)
+	}
+	return s
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
