@@ -90,10 +90,10 @@ func (f *facts) imported(rt string) {
 	f.imports[rt] = true
 }
 
-func (f *facts) violation(format string, args ...any) {
+func (f *facts) violation(kind, format string, args ...any) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.found = append(f.found, fmt.Sprintf("step %d: ", f.step)+fmt.Sprintf(format, args...))
+	f.found = append(f.found, kind+" | "+fmt.Sprintf("step %d: ", f.step)+fmt.Sprintf(format, args...))
 }
 
 // spentSecret is the single-use secret a grant request carries, if any.

@@ -42,7 +42,7 @@ func chainKeys(dump map[string][]byte, chain string, exceptOwn bool) []string {
 // checkStartsEmpty: a chain configured where none was holds nothing else.
 func (w *world) checkStartsEmpty(chain string) {
 	if left := chainKeys(w.store.dump(), chain, true); len(left) > 0 {
-		w.facts.violation("(c) chain %q configured again does not start empty: %s", chain, strings.Join(left, ", "))
+		w.facts.violation("(c) a chain configured again does not start empty", "chain %q: %s", chain, strings.Join(left, ", "))
 	}
 }
 
@@ -62,7 +62,7 @@ func (w *world) check() []string {
 		}
 	}
 	var out []string
-	fail := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	fail := func(kind, format string, args ...any) { out = append(out, kind+" | "+fmt.Sprintf(format, args...)) }
 	f := w.facts
 	f.mu.Lock()
 	out = append(out, f.found...)
@@ -77,7 +77,7 @@ func (w *world) check() []string {
 }
 
 // (a) no refresh token or code reached Resamania's grant twice.
-func (w *world) checkSentOnce(fail func(string, ...any)) {
+func (w *world) checkSentOnce(fail func(kind, format string, args ...any)) {
 	count := map[string]int{}
 	grant := map[string]string{}
 	for _, r := range w.fake.Requests() {
@@ -95,7 +95,7 @@ func (w *world) checkSentOnce(fail func(string, ...any)) {
 	for s, n := range count {
 		processed := n - (f.before[s] - f.after[s])
 		if processed > 1 {
-			fail("(a) a %s (%.8s...) was processed by Resamania %d times", grant[s], s, processed)
+			fail("(a) a code or refresh token processed twice", "a %s (%.8s...) was processed by Resamania %d times", grant[s], s, processed)
 		}
 	}
 }
@@ -104,7 +104,7 @@ func (w *world) checkSentOnce(fail func(string, ...any)) {
 // its member's credential, or its answer was lost in transit, or the
 // credential was deliberately let go; and no active credential holds a
 // refresh token Resamania already consumed.
-func (w *world) checkLiveTokensKept(creds map[string]storedCred, holder map[string]string, fail func(string, ...any)) {
+func (w *world) checkLiveTokensKept(creds map[string]storedCred, holder map[string]string, fail func(kind, format string, args ...any)) {
 	f := w.facts
 	f.mu.Lock()
 	lost := map[string]lostAnswer{}
@@ -120,13 +120,13 @@ func (w *world) checkLiveTokensKept(creds map[string]storedCred, holder map[stri
 		}
 		l := lineages[live.Subject]
 		if l == nil {
-			fail("(b) a live refresh token of %q that no sign-in of the simulation started", live.Subject)
+			fail("(b) a live refresh token of no sign-in", "%q", live.Subject)
 			continue
 		}
 		want := "creds/" + l.chain + "/" + l.name
 		if key, ok := holder[live.Token]; ok {
 			if key != want {
-				fail("(b) the refresh token of the sign-in at step %d to %s is stored under %s", l.step, want, key)
+				fail("(b) a refresh token stored under another credential", "the refresh token of the sign-in at step %d to %s is stored under %s", l.step, want, key)
 			}
 			continue
 		}
@@ -137,19 +137,19 @@ func (w *world) checkLiveTokensKept(creds map[string]storedCred, holder map[stri
 		if c, ok := creds[want]; ok {
 			state = fmt.Sprintf("stored credential %s: %s (%s)", want, c.State, clipText(c.StateReason))
 		}
-		fail("(b) a live refresh token of the sign-in at step %d to %s is stored nowhere, and no answer carrying it was lost in transit; %s",
+		fail("(b) a live refresh token stored nowhere, not lost in transit", "the sign-in at step %d to %s; %s",
 			l.step, want, state)
 	}
 	for key, c := range creds {
 		if c.State == "active" && c.RefreshToken != "" && !w.fake.RefreshTokenKnown(c.RefreshToken) && !imports[c.RefreshToken] {
-			fail("(b) %s is active but holds a refresh token Resamania already consumed: the next refresh loses the member", key)
+			fail("(b) an active credential holds a consumed refresh token", "%s: its next refresh loses the member", key)
 		}
 	}
 }
 
 // (c) a chain whose deletion succeeded, and that was not configured again,
 // left nothing.
-func (w *world) checkDeletedChains(dump map[string][]byte, fail func(string, ...any)) {
+func (w *world) checkDeletedChains(dump map[string][]byte, fail func(kind, format string, args ...any)) {
 	f := w.facts
 	for _, chain := range simChains {
 		f.mu.Lock()
@@ -162,30 +162,30 @@ func (w *world) checkDeletedChains(dump map[string][]byte, fail func(string, ...
 			continue
 		}
 		if left := chainKeys(dump, chain, false); len(left) > 0 {
-			fail("(c) chain %q was deleted, and these are still stored: %s", chain, strings.Join(left, ", "))
+			fail("(c) a deleted chain left entries", "chain %q: %s", chain, strings.Join(left, ", "))
 		}
 	}
 }
 
 // (d) the active node's memory: nothing held unsaved once storage works,
 // and no token cache entry without a token or a flight.
-func (w *world) checkMemory(fail func(string, ...any)) {
+func (w *world) checkMemory(fail func(kind, format string, args ...any)) {
 	n := w.activeNode()
 	if held := n.b.HeldCredentials(); len(held) > 0 {
-		fail("(d) credentials still held only in memory after a tick with working storage: %s", strings.Join(held, ", "))
+		fail("(d) credentials held in memory after a tick with working storage", "%s", strings.Join(held, ", "))
 	}
 	if entries, inUse := n.b.TokenCacheSizes(); entries > inUse {
-		fail("(d) the token cache holds %d entries, only %d of them with a token or a flight", entries, inUse)
+		fail("(d) token cache entries without a token or a flight", "%d entries, %d with a token or a flight", entries, inUse)
 	}
 }
 
 // (e) no secret and no email in any log line.
-func (w *world) checkLog(fail func(string, ...any)) {
+func (w *world) checkLog(fail func(kind, format string, args ...any)) {
 	w.mu.Lock()
 	secrets := append([]string(nil), w.secrets...)
 	w.mu.Unlock()
 	secrets = append(secrets, w.fake.IssuedSecrets()...)
 	for _, s := range testsupport.FoundSecrets(w.logs.String(), secrets) {
-		fail("(e) a secret or an email appears in the log: %.10s...", s)
+		fail("(e) a secret or an email in the log", "%.10s...", s)
 	}
 }

@@ -50,7 +50,7 @@ func runSchedule(seed int64) (res result) {
 	defer w.fake.Close()
 	defer func() {
 		if p := recover(); p != nil {
-			res.violations = append(res.violations, fmt.Sprintf("panic: %v", p))
+			res.violations = append(res.violations, fmt.Sprintf("panic | %v", p))
 		}
 		res.history = w.hist.String()
 		res.took = time.Since(start)
@@ -115,7 +115,7 @@ func TestSimulation(t *testing.T) {
 		r := runSchedule(*simSeed)
 		t.Logf("schedule %d (%s):\n%s", r.seed, r.took.Round(time.Millisecond), r.history)
 		if err := goleak.Find(leakOptions(before)...); err != nil {
-			r.violations = append(r.violations, "(d) goroutines outlive Cleanup: "+err.Error())
+			r.violations = append(r.violations, "(d) goroutines outlive Cleanup | "+err.Error())
 		}
 		if r.failed() {
 			report(t, r)
@@ -238,11 +238,6 @@ func summarize(t *testing.T, failed []result) {
 
 // violationKind is a violation without its particulars, to count alike ones.
 func violationKind(v string) string {
-	if i := strings.Index(v, ": ("); i >= 0 && strings.HasPrefix(v, "step ") {
-		v = v[i+2:]
-	}
-	if len(v) > 90 {
-		v = v[:90]
-	}
-	return v
+	kind, _, _ := strings.Cut(v, " | ")
+	return kind
 }

@@ -75,6 +75,7 @@ type world struct {
 	hist  *history
 
 	nodes   atomic.Int32   // instances built, to name them
+	life    sync.Mutex     // one reload or take-over at a time
 	pending sync.WaitGroup // actors an interleaving started
 
 	mu      sync.Mutex
@@ -198,6 +199,8 @@ func (w *world) request(ctx context.Context, op logical.Operation, path string, 
 // reload unloads the active instance and loads a new one over the same
 // storage: a plugin reload, or a restart of the node.
 func (w *world) reload() outcome {
+	w.life.Lock()
+	defer w.life.Unlock()
 	w.mu.Lock()
 	old := w.active
 	w.mu.Unlock()
@@ -214,6 +217,8 @@ func (w *world) reload() outcome {
 // takeOver makes the standby the active node: Vault initializes the mount
 // there, and the old active node unloads it as it steps down.
 func (w *world) takeOver() outcome {
+	w.life.Lock()
+	defer w.life.Unlock()
 	w.mu.Lock()
 	old, next := w.active, w.standby
 	w.standby = nil
@@ -245,6 +250,12 @@ func (w *world) interleave(where string, a act) {
 	w.pending.Add(1)
 	go func() {
 		defer w.pending.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				w.facts.violation("panic", "%s: %v", a.what, p)
+				done <- outcome{}
+			}
+		}()
 		ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), nestedKey{}, true), requestDeadline)
 		defer cancel()
 		o := a.run(w, ctx)
