@@ -3,6 +3,7 @@ package resamania_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -203,7 +204,7 @@ func (w *world) signIn(ctx context.Context, chain, name, subject, path string, d
 	w.secrets = append(w.secrets, subject)
 	w.mu.Unlock()
 	o := w.request(ctx, logical.UpdateOperation, path, data)
-	if o.ok {
+	if o.ok || strings.Contains(o.text, "held in memory") {
 		w.facts.signedIn(l)
 	}
 	return o

@@ -15,7 +15,7 @@ import (
 type lineage struct {
 	subject, chain, name string
 	seq, step            int
-	ok                   bool // the sign-in's response was a success
+	replaced             bool // the sign-in's answer replaced the credential: stored, or held to be stored
 }
 
 // forgetting is an operator's delete: of a credential, or of a whole chain (name "").
@@ -68,7 +68,7 @@ func (f *facts) startLineage(subject, chain, name string) *lineage {
 func (f *facts) signedIn(l *lineage) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	l.ok = true
+	l.replaced = true
 }
 
 func (f *facts) forgot(chain, name string) {
@@ -132,8 +132,8 @@ func (f *facts) gate(ev fakeresamania.GateEvent, lost bool) {
 
 // forgotten says whether l's credential was deliberately let go after l
 // began: deleted (alone or with its chain), or replaced by a later sign-in
-// that succeeded.
-func (f *facts) forgotten(l *lineage) bool {
+// (storedNow is the sign-in whose refresh token the credential holds).
+func (f *facts) forgotten(l *lineage, storedNow string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, d := range f.forgets {
@@ -142,7 +142,7 @@ func (f *facts) forgotten(l *lineage) bool {
 		}
 	}
 	for _, o := range f.lineages {
-		if o.seq > l.seq && o.ok && o.chain == l.chain && o.name == l.name {
+		if o.seq > l.seq && (o.replaced || o.subject == storedNow) && o.chain == l.chain && o.name == l.name {
 			return true
 		}
 	}

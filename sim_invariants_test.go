@@ -114,7 +114,12 @@ func (w *world) checkLiveTokensKept(creds map[string]storedCred, holder map[stri
 	imports := f.imports
 	lineages := f.lineages
 	f.mu.Unlock()
-	for _, live := range w.fake.LiveRefreshTokenList() {
+	liveTokens := w.fake.LiveRefreshTokenList()
+	subjectOf := map[string]string{}
+	for _, live := range liveTokens {
+		subjectOf[live.Token] = live.Subject
+	}
+	for _, live := range liveTokens {
 		if imports[live.Token] {
 			continue // the app's own token, never sent
 		}
@@ -130,7 +135,7 @@ func (w *world) checkLiveTokensKept(creds map[string]storedCred, holder map[stri
 			}
 			continue
 		}
-		if _, ok := lost[live.Token]; ok || f.forgotten(l) {
+		if _, ok := lost[live.Token]; ok || f.forgotten(l, subjectOf[creds[want].RefreshToken]) {
 			continue
 		}
 		state := "no credential stored"

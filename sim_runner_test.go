@@ -24,7 +24,8 @@ var (
 	simSeed    = flag.Int64("seed", 0, "TestSimulation: replay this schedule only, with its history")
 	simCount   = flag.Int("sim.count", 2000, "TestSimulation: how many schedules, seeds 1 to this")
 	simFor     = flag.Duration("sim", 0, "TestSimulationLong: run schedules for this long (e.g. 10m)")
-	simWorkers = flag.Int("sim.workers", 64, "schedules run at once (most of their time is waiting)")
+	simWorkers = flag.Int("sim.workers", 150, "schedules run at once (most of their time is waiting)")
+	simShow    = flag.Int("sim.histories", 3, "how many failing schedules are shown whole")
 )
 
 // result is one schedule's run.
@@ -65,11 +66,13 @@ func runSchedule(seed int64) (res result) {
 		for _, f := range st.faults {
 			f.arm(w, run)
 		}
+		sent := len(w.fake.Requests())
 		o := st.act.run(w, ctx)
 		w.pending.Wait()
 		w.store.disarm()
 		w.fake.ClearFaults()
 		cancel()
+		w.noteRequests(run, sent)
 		w.hist.step(st, run, o)
 	}
 	// The world goes on without faults: one tick stores what was held.
@@ -86,6 +89,22 @@ func runSchedule(seed int64) (res result) {
 	res.violations = append(res.violations, w.check()...)
 	w.unloadAll()
 	return res
+}
+
+// noteRequests adds to a step's history the token requests Resamania got
+// during it, from the ledger: grant, the secret spent (its start), status.
+func (w *world) noteRequests(run *stepRun, from int) {
+	for _, r := range w.fake.Requests()[from:] {
+		spent := ""
+		if s := spentSecret(r.GrantType, r.Form.Get); s != "" {
+			spent = fmt.Sprintf(" spending %.6s...", s)
+		}
+		status := fmt.Sprint(r.Status)
+		if r.Status == 0 {
+			status = "no answer"
+		}
+		run.note("resamania got %s%s -> %s", grantName(r.GrantType), spent, status)
+	}
 }
 
 // replayCommand is how to run one schedule again.
@@ -194,9 +213,6 @@ func runPool(seeds <-chan int64, onFirstFailure func()) []result {
 	return failed
 }
 
-// maxHistories is how many failing schedules are shown whole.
-const maxHistories = 3
-
 // summarize reports each kind of violation with its first seed and count,
 // then the first failing schedules whole.
 func summarize(t *testing.T, failed []result) {
@@ -229,7 +245,7 @@ func summarize(t *testing.T, failed []result) {
 	sort.Strings(lines)
 	t.Errorf("%d schedules failed:\n%s", len(failed), strings.Join(lines, "\n"))
 	for i, r := range failed {
-		if i == maxHistories {
+		if i == *simShow {
 			break
 		}
 		report(t, r)
