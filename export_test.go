@@ -25,6 +25,23 @@ func (b *backend) TokenCacheSizes() (entries, inUse int) {
 	return entries, inUse
 }
 
+// WaitForFlights waits, up to limit, for the token requests under way (a
+// flight outlives a reader who hung up), and reports whether they ended.
+// Call it only when no request is coming.
+func (b *backend) WaitForFlights(limit time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		b.tokens.flying.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(limit):
+		return false
+	}
+}
+
 // HeldCredentials lists the credentials held in memory only, because
 // storage refused them.
 func (b *backend) HeldCredentials() []string { return b.creds.heldKeys() }

@@ -24,7 +24,8 @@ var (
 	simSeed    = flag.Int64("seed", 0, "TestSimulation: replay this schedule only, with its history")
 	simCount   = flag.Int("sim.count", 2000, "TestSimulation: how many schedules, seeds 1 to this")
 	simFor     = flag.Duration("sim", 0, "TestSimulationLong: run schedules for this long (e.g. 10m)")
-	simWorkers = flag.Int("sim.workers", 150, "schedules run at once (most of their time is waiting)")
+	simWorkers = flag.Int("sim.workers", 64, "schedules run at once (most of their time is waiting)")
+	simLog     = flag.Bool("sim.log", false, "TestSimulation -seed: print the plugin's log too")
 	simShow    = flag.Int("sim.histories", 3, "how many failing schedules are shown whole")
 )
 
@@ -32,6 +33,7 @@ var (
 type result struct {
 	seed       int64
 	violations []string
+	log        string
 	history    string
 	took       time.Duration
 }
@@ -54,6 +56,7 @@ func runSchedule(seed int64) (res result) {
 			res.violations = append(res.violations, fmt.Sprintf("panic | %v", p))
 		}
 		res.history = w.hist.String()
+		res.log = w.logs.String()
 		res.took = time.Since(start)
 	}()
 	for _, st := range newSchedule(seed).steps {
@@ -75,7 +78,9 @@ func runSchedule(seed int64) (res result) {
 		w.noteRequests(run, sent)
 		w.hist.step(st, run, o)
 	}
-	// The world goes on without faults: one tick stores what was held.
+	// The world goes on without faults: the token requests under way end,
+	// and one tick stores what was held.
+	w.quiesce()
 	last := step{n: 0, act: tick(nil)}
 	last.act.what += " (the end: no faults)"
 	run := &stepRun{}
@@ -86,9 +91,17 @@ func runSchedule(seed int64) (res result) {
 	o := w.tick(ctx)
 	cancel()
 	w.hist.step(last, run, o)
+	w.quiesce()
 	res.violations = append(res.violations, w.check()...)
 	w.unloadAll()
 	return res
+}
+
+// quiesce waits for the active node's token requests under way.
+func (w *world) quiesce() {
+	if n := w.activeNode(); !n.b.WaitForFlights(requestDeadline) {
+		w.facts.violation("(d) a token request never ended", "%s: still under way after %s", n.name, requestDeadline)
+	}
 }
 
 // noteRequests adds to a step's history the token requests Resamania got
@@ -100,8 +113,11 @@ func (w *world) noteRequests(run *stepRun, from int) {
 			spent = fmt.Sprintf(" spending %.6s...", s)
 		}
 		status := fmt.Sprint(r.Status)
-		if r.Status == 0 {
-			status = "no answer"
+		switch {
+		case r.Answered.IsZero():
+			status = "still being answered"
+		case r.Status == 0:
+			status = "connection reset"
 		}
 		run.note("resamania got %s%s -> %s", grantName(r.GrantType), spent, status)
 	}
@@ -133,6 +149,9 @@ func TestSimulation(t *testing.T) {
 	if *simSeed != 0 {
 		r := runSchedule(*simSeed)
 		t.Logf("schedule %d (%s):\n%s", r.seed, r.took.Round(time.Millisecond), r.history)
+		if *simLog {
+			t.Logf("the plugin's log:\n%s", r.log)
+		}
 		if err := goleak.Find(leakOptions(before)...); err != nil {
 			r.violations = append(r.violations, "(d) goroutines outlive Cleanup | "+err.Error())
 		}

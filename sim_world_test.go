@@ -24,6 +24,7 @@ type plugin interface {
 	logical.Backend
 	TokenCacheSizes() (entries, inUse int)
 	HeldCredentials() []string
+	WaitForFlights(limit time.Duration) bool
 }
 
 // The pools actions pick from: few names, so that actors collide.
@@ -108,7 +109,9 @@ func newWorld(seed int64) *world {
 	w.fake = fakeresamania.Start(fakeresamania.Options{Now: w.clock.Now})
 	for _, chain := range simChains {
 		w.fake.AddClient(fakeresamania.Client{ClientToken: chain, ClientID: clientID(chain), ClientSecret: clientSecret(seed, chain),
-			ExpiresIn: simTokenLife, RedirectURIs: []string{simRedirect}})
+			ExpiresIn: simTokenLife, RedirectURIs: []string{simRedirect}, AllowedGrants: []string{
+				fakeresamania.GrantClientCredentials, fakeresamania.GrantAuthorizationCode, fakeresamania.GrantRefreshToken,
+				fakeresamania.GrantClubCredentials, fakeresamania.GrantContactCredentials}})
 		for _, club := range simClubs {
 			var id int
 			fmt.Sscan(club, &id)
