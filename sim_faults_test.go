@@ -231,7 +231,7 @@ func interleaveAtResamania(g *gen, main act) plannedFault {
 // interleaveAtStorage pauses the step's n-th storage operation (any: get,
 // list, put, delete) and runs another actor meanwhile.
 func interleaveAtStorage(g *gen, main act) plannedFault {
-	n := g.r.IntN(6)
+	n := g.r.IntN(10)
 	other := g.nested(main)
 	where := fmt.Sprintf("paused at storage operation %d", n+1)
 	return plannedFault{what: where + ": " + other.actor + " " + other.what, arm: func(w *world, s *stepRun) {
