@@ -148,3 +148,23 @@ func (f *facts) forgotten(l *lineage, storedNow string) bool {
 	}
 	return false
 }
+
+// deleteTried says whether an operator tried to delete the credential at
+// chain/name (or its chain) since its last sign-in began: whatever storage
+// still holds there was meant to go.
+func (f *facts) deleteTried(chain, name string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	since := 0
+	for _, l := range f.lineages {
+		if l.chain == chain && l.name == name {
+			since = max(since, l.seq)
+		}
+	}
+	for _, d := range f.forgets {
+		if d.seq > since && d.chain == chain && (d.name == "" || d.name == name) {
+			return true
+		}
+	}
+	return false
+}
