@@ -144,6 +144,13 @@ func (w *world) checkLiveTokensKept(creds map[string]storedCred, holder map[stri
 		fail("(b) a live refresh token stored nowhere, not lost in transit", "the sign-in at step %d to %s; %s",
 			l.step, want, state)
 	}
+	for _, l := range lost {
+		key, ok := holder[l.spent]
+		if ok && l.grant == "refresh_token" && creds[key].State != "uncertain" {
+			fail("(b) a refresh lost in transit left its credential other than uncertain",
+				"%s still holds the refresh token spent at step %d, in state %s (%s)", key, l.step, creds[key].State, clipText(creds[key].StateReason))
+		}
+	}
 	for key, c := range creds {
 		parts := strings.Split(key, "/") // creds/<chain>/<name>
 		if len(parts) == 3 && f.deleteTried(parts[1], parts[2]) {
