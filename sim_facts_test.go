@@ -157,7 +157,7 @@ func (f *facts) deleteTried(chain, name string) bool {
 	defer f.mu.Unlock()
 	since := 0
 	for _, l := range f.lineages {
-		if l.chain == chain && l.name == name {
+		if l.replaced && l.chain == chain && l.name == name {
 			since = max(since, l.seq)
 		}
 	}
