@@ -71,7 +71,7 @@ func runSchedule(seed int64) (res result) {
 		}
 		sent := len(w.fake.Requests())
 		o := st.act.run(w, ctx)
-		w.pending.Wait()
+		w.pending.wait()
 		w.store.disarm()
 		w.fake.ClearFaults()
 		cancel()
@@ -97,8 +97,10 @@ func runSchedule(seed int64) (res result) {
 	return res
 }
 
-// quiesce waits for the active node's token requests under way.
+// quiesce waits for the actors still running and the active node's token
+// requests under way.
 func (w *world) quiesce() {
+	w.pending.wait()
 	if n := w.activeNode(); !n.b.WaitForFlights(requestDeadline) {
 		w.facts.violation("(d) a token request never ended", "%s: still under way after %s", n.name, requestDeadline)
 	}
@@ -168,7 +170,7 @@ func TestSimulation(t *testing.T) {
 		close(seeds)
 	}()
 	start := time.Now()
-	failed := runPool(seeds, nil)
+	failed := runPool(seeds)
 	t.Logf("%d schedules in %s", *simCount, time.Since(start).Round(time.Millisecond))
 	summarize(t, failed)
 	if err := goleak.Find(leakOptions(before)...); err != nil {
@@ -184,30 +186,23 @@ func TestSimulationLong(t *testing.T) {
 	t.Logf("base seed %d: schedules %d, %d, ...", base, base, base+1)
 	deadline := time.Now().Add(*simFor)
 	seeds := make(chan int64)
-	stop := make(chan struct{})
 	var ran atomic.Int64
 	go func() {
 		defer close(seeds)
 		for s := base; time.Now().Before(deadline); s++ {
-			select {
-			case seeds <- s:
-				ran.Add(1)
-			case <-stop:
-				return
-			}
+			seeds <- s
+			ran.Add(1)
 		}
 	}()
-	failed := runPool(seeds, func() { close(stop) })
+	failed := runPool(seeds)
 	t.Logf("%d schedules in %s", ran.Load(), *simFor)
 	summarize(t, failed)
 }
 
 // runPool runs the seeds on simWorkers workers and returns the failures.
-// onFirstFailure, if set, is called once.
-func runPool(seeds <-chan int64, onFirstFailure func()) []result {
+func runPool(seeds <-chan int64) []result {
 	var mu sync.Mutex
 	var failed []result
-	var once sync.Once
 	var wg sync.WaitGroup
 	for range max(*simWorkers, runtime.GOMAXPROCS(0)) {
 		wg.Add(1)
@@ -221,9 +216,6 @@ func runPool(seeds <-chan int64, onFirstFailure func()) []result {
 				mu.Lock()
 				failed = append(failed, r)
 				mu.Unlock()
-				if onFirstFailure != nil {
-					once.Do(onFirstFailure)
-				}
 			}
 		}()
 	}

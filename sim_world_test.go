@@ -75,9 +75,9 @@ type world struct {
 	logs  *testsupport.SyncBuffer
 	hist  *history
 
-	nodes   atomic.Int32   // instances built, to name them
-	life    sync.Mutex     // one reload or take-over at a time
-	pending sync.WaitGroup // actors an interleaving started
+	nodes   atomic.Int32 // instances built, to name them
+	life    sync.Mutex   // one reload or take-over at a time
+	pending actorCount   // actors an interleaving started, still running
 
 	mu      sync.Mutex
 	active  *node    // guarded by mu: serves requests and ticks
@@ -250,9 +250,9 @@ func (w *world) tick(ctx context.Context) outcome {
 // request holds. a then ends on its own, before the step does.
 func (w *world) interleave(where string, a act) {
 	done := make(chan outcome, 1)
-	w.pending.Add(1)
+	w.pending.add(1)
 	go func() {
-		defer w.pending.Done()
+		defer w.pending.add(-1)
 		defer func() {
 			if p := recover(); p != nil {
 				w.facts.violation("panic", "%s: %v", a.what, p)
@@ -292,5 +292,35 @@ func (w *world) unloadAll() {
 			w.cleaned = append(w.cleaned, n)
 			w.mu.Unlock()
 		}
+	}
+}
+
+// actorCount counts the actors running in the background. Unlike a
+// WaitGroup's, its count may rise while someone waits: a paused request
+// may start one at any time, a flight's even after its step.
+type actorCount struct {
+	mu   sync.Mutex
+	n    int // guarded by mu
+	zero *sync.Cond
+}
+
+func (c *actorCount) add(d int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n += d
+	if c.n == 0 && c.zero != nil {
+		c.zero.Broadcast()
+	}
+}
+
+// wait returns once none runs.
+func (c *actorCount) wait() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.zero == nil {
+		c.zero = sync.NewCond(&c.mu)
+	}
+	for c.n > 0 {
+		c.zero.Wait()
 	}
 }
