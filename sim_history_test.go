@@ -47,7 +47,6 @@ func clipText(s string) string {
 }
 
 type history struct {
-	seed  int64
 	mu    sync.Mutex
 	lines []string // guarded by mu
 }
@@ -61,7 +60,11 @@ func (h *history) add(format string, args ...any) {
 // step records one step once it has run.
 func (h *history) step(s step, run *stepRun, o outcome) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "step %2d  %-15s %s", s.n, s.act.actor, s.act.what)
+	n := fmt.Sprintf("step %2d", s.n)
+	if s.n == 0 {
+		n = "the end"
+	}
+	fmt.Fprintf(&b, "%s  %-15s %s", n, s.act.actor, s.act.what)
 	for _, f := range s.faults {
 		fmt.Fprintf(&b, "\n           fault: %s", f.what)
 	}

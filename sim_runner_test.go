@@ -54,6 +54,7 @@ func runSchedule(seed int64) (res result) {
 	defer func() {
 		if p := recover(); p != nil {
 			res.violations = append(res.violations, fmt.Sprintf("panic | %v", p))
+			w.unloadAll()
 		}
 		res.history = w.hist.String()
 		res.log = w.logs.String()
@@ -61,7 +62,7 @@ func runSchedule(seed int64) (res result) {
 	}()
 	for _, st := range newSchedule(seed).steps {
 		ctx, cancel := context.WithTimeout(context.Background(), requestDeadline)
-		run := &stepRun{ctx: ctx, cancel: cancel}
+		run := &stepRun{cancel: cancel}
 		w.mu.Lock()
 		w.cur = run
 		w.mu.Unlock()
@@ -81,8 +82,8 @@ func runSchedule(seed int64) (res result) {
 	// The world goes on without faults: the token requests under way end,
 	// and one tick stores what was held.
 	w.quiesce()
-	last := step{n: 0, act: tick(nil)}
-	last.act.what += " (the end: no faults)"
+	last := step{act: tick(nil)} // step 0: the end
+	last.act.what += " (no faults)"
 	run := &stepRun{}
 	w.mu.Lock()
 	w.cur = run

@@ -74,6 +74,7 @@ type world struct {
 	store *simStorage
 	logs  *testsupport.SyncBuffer
 	hist  *history
+	facts *facts // its own lock
 
 	nodes   atomic.Int32 // instances built, to name them
 	life    sync.Mutex   // one reload or take-over at a time
@@ -82,16 +83,13 @@ type world struct {
 	mu      sync.Mutex
 	active  *node    // guarded by mu: serves requests and ticks
 	standby *node    // guarded by mu: gets the invalidations
-	cleaned []*node  // guarded by mu: unloaded instances
 	cur     *stepRun // guarded by mu: the step running
-	facts   *facts   // guarded by its own lock
 	secrets []string // guarded by mu: what no log line may hold, besides what the fake issued
 }
 
-// stepRun is one step as it runs: its caller's context, which a fault may
-// cancel, and what happened besides its outcome.
+// stepRun is one step as it runs: the cancel of its caller's context, for a
+// fault to hang up, and what happened besides its outcome.
 type stepRun struct {
-	ctx    context.Context
 	cancel context.CancelFunc
 	mu     sync.Mutex
 	notes  []string
@@ -105,7 +103,7 @@ func (s *stepRun) note(format string, args ...any) {
 
 func newWorld(seed int64) *world {
 	w := &world{seed: seed, clock: newSimClock(), store: newSimStorage(), logs: &testsupport.SyncBuffer{}, facts: newFacts()}
-	w.hist = &history{seed: seed}
+	w.hist = &history{}
 	w.fake = fakeresamania.Start(fakeresamania.Options{Now: w.clock.Now})
 	for _, chain := range simChains {
 		w.fake.AddClient(fakeresamania.Client{ClientToken: chain, ClientID: clientID(chain), ClientSecret: clientSecret(seed, chain),
@@ -212,7 +210,6 @@ func (w *world) reload() outcome {
 	w.initialize(n)
 	w.mu.Lock()
 	w.active = n
-	w.cleaned = append(w.cleaned, old)
 	w.mu.Unlock()
 	return outcome{text: fmt.Sprintf("%s unloaded, %s loaded", old.name, n.name)}
 }
@@ -234,7 +231,6 @@ func (w *world) takeOver() outcome {
 	fresh := w.newNode()
 	w.mu.Lock()
 	w.standby = fresh
-	w.cleaned = append(w.cleaned, old)
 	w.mu.Unlock()
 	return outcome{text: fmt.Sprintf("%s stepped down, %s active, %s standby", old.name, next.name, fresh.name)}
 }
@@ -279,7 +275,7 @@ const (
 	interleaveWait = 300 * time.Millisecond
 )
 
-// close unloads every instance and stops the fake.
+// unloadAll unloads every instance still loaded.
 func (w *world) unloadAll() {
 	w.mu.Lock()
 	nodes := []*node{w.active, w.standby}
@@ -288,9 +284,6 @@ func (w *world) unloadAll() {
 	for _, n := range nodes {
 		if n != nil {
 			n.b.Cleanup(context.Background())
-			w.mu.Lock()
-			w.cleaned = append(w.cleaned, n)
-			w.mu.Unlock()
 		}
 	}
 }
