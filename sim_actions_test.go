@@ -138,7 +138,6 @@ func deleteConfig(g *gen) act {
 	chain := g.chain()
 	return act{actor: "operator", what: "delete config/" + chain, chain: chain,
 		run: func(w *world, ctx context.Context) outcome {
-			w.facts.forgot(chain, "")
 			o := w.request(ctx, logical.DeleteOperation, "config/"+chain, nil)
 			w.facts.chainDeleted(chain, o.ok)
 			return o
@@ -228,8 +227,9 @@ func deleteCred(g *gen) act {
 	path := fmt.Sprintf("creds/%s/%s", chain, name)
 	return act{actor: "operator", what: "delete " + path, chain: chain, name: name,
 		run: func(w *world, ctx context.Context) outcome {
-			w.facts.forgot(chain, name)
-			return w.request(ctx, logical.DeleteOperation, path, nil)
+			o := w.request(ctx, logical.DeleteOperation, path, nil)
+			w.facts.forgot(chain, name) // once done: a sign-in meanwhile may come before it
+			return o
 		}}
 }
 

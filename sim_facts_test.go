@@ -18,7 +18,8 @@ type lineage struct {
 	replaced             bool // the sign-in's answer replaced the credential: stored, or held to be stored
 }
 
-// forgetting is an operator's delete: of a credential, or of a whole chain (name "").
+// forgetting is an operator's delete: of a credential, or of a whole chain
+// (name ""), as of its config's deletion.
 type forgetting struct {
 	chain, name string
 	seq         int

@@ -47,8 +47,8 @@ type simStorage struct {
 	inner logical.Storage
 
 	mu      sync.Mutex
-	faults  []*storageFault  // guarded by mu; armed for the current step
-	written func(key string) // guarded by mu; told of each committed write (the standby's invalidation)
+	faults  []*storageFault      // guarded by mu; armed for the current step
+	written func(op, key string) // guarded by mu; told of each committed write
 }
 
 func newSimStorage() *simStorage { return &simStorage{inner: &logical.InmemStorage{}} }
@@ -65,7 +65,7 @@ func (s *simStorage) disarm() {
 	s.faults = nil
 }
 
-func (s *simStorage) onWrite(fn func(key string)) {
+func (s *simStorage) onWrite(fn func(op, key string)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.written = fn
@@ -94,12 +94,12 @@ func (s *simStorage) take(op, key string) *storageFault {
 	return nil
 }
 
-func (s *simStorage) committed(key string) {
+func (s *simStorage) committed(op, key string) {
 	s.mu.Lock()
 	fn := s.written
 	s.mu.Unlock()
 	if fn != nil {
-		fn(key)
+		fn(op, key)
 	}
 }
 
@@ -116,29 +116,29 @@ func stall(ctx context.Context) error {
 func (s *simStorage) write(ctx context.Context, op, key string, do func() error) error {
 	f := s.take(op, key)
 	if f == nil {
-		return s.commit(key, do)
+		return s.commit(op, key, do)
 	}
 	switch f.kind {
 	case refuseWrite:
 		return errStorageRefused
 	case commitThenFail:
-		_ = s.commit(key, do)
+		_ = s.commit(op, key, do)
 		return errStorageRefused
 	case stallWrite:
 		return stall(ctx)
 	case commitThenStall:
-		_ = s.commit(key, do)
+		_ = s.commit(op, key, do)
 		return stall(ctx)
 	}
 	f.gate()
-	return s.commit(key, do)
+	return s.commit(op, key, do)
 }
 
-func (s *simStorage) commit(key string, do func() error) error {
+func (s *simStorage) commit(op, key string, do func() error) error {
 	if err := do(); err != nil {
 		return err
 	}
-	s.committed(key)
+	s.committed(op, key)
 	return nil
 }
 

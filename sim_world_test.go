@@ -3,6 +3,7 @@ package resamania_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,8 +127,17 @@ func newWorld(seed int64) *world {
 	w.active = w.newNode()
 	w.initialize(w.active)
 	w.standby = w.newNode()
-	w.store.onWrite(w.invalidateStandby)
+	w.store.onWrite(w.written)
 	return w
+}
+
+// written is told of each committed write: Vault invalidates the key on
+// the standby, and a chain is deleted once its config is.
+func (w *world) written(op, key string) {
+	w.invalidateStandby(key)
+	if chain, ok := strings.CutPrefix(key, "config/"); ok && op == "delete" {
+		w.facts.forgot(chain, "")
+	}
 }
 
 func clientID(chain string) string { return "42_" + chain }
