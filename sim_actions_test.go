@@ -16,7 +16,6 @@ import (
 // act is one thing an actor does.
 type act struct {
 	actor, what string
-	kind        string // the action's name in the table
 	chain, name string // what it touches, so an interleaving can aim at it
 	run         func(w *world, ctx context.Context) outcome
 }

@@ -60,7 +60,7 @@ func runSchedule(seed int64) (res result) {
 		res.log = w.logs.String()
 		res.took = time.Since(start)
 	}()
-	for _, st := range newSchedule(seed).steps {
+	for _, st := range newSchedule(seed) {
 		ctx, cancel := context.WithTimeout(context.Background(), requestDeadline)
 		run := &stepRun{cancel: cancel}
 		w.mu.Lock()

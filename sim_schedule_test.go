@@ -15,11 +15,6 @@ type step struct {
 	faults []plannedFault
 }
 
-type schedule struct {
-	seed  int64
-	steps []step
-}
-
 // gen draws a schedule's choices from its seed.
 type gen struct {
 	r        *rand.Rand
@@ -29,8 +24,8 @@ type gen struct {
 
 func (g *gen) pick(xs []string) string { return xs[g.r.IntN(len(xs))] }
 
-// chain and member are mostly the first of each pool, so actors collide,
-// or the paused actor's when aiming.
+// chain is mostly the first of the pool, so that actors collide; chain and
+// member are mostly the paused actor's when a nested action aims at it.
 func (g *gen) chain() string {
 	if g.aim != nil && g.aim.chain != "" && g.r.IntN(4) > 0 {
 		return g.aim.chain
@@ -74,9 +69,7 @@ func (g *gen) nested(main act) act {
 	k := weighted(g.r, nestedActions, func(a actionKind) int { return a.weight })
 	g.aim = &main
 	defer func() { g.aim = nil }()
-	a := k.make(g)
-	a.kind = k.name
-	return a
+	return k.make(g)
 }
 
 // Schedule length and fault density.
@@ -87,28 +80,28 @@ const (
 	secondFaultPer = 20 // of those, steps with two
 )
 
-func newSchedule(seed int64) schedule {
+// newSchedule is the steps of schedule seed.
+func newSchedule(seed int64) []step {
 	g := &gen{r: rand.New(rand.NewPCG(uint64(seed), 0x5eed))}
-	s := schedule{seed: seed}
+	var steps []step
 	// Every schedule starts with a configured chain and a signed-in member,
 	// so that most steps have something to work on.
 	for _, a := range []act{configure(simChains[0], false), signIn(g, false)} {
-		s.steps = append(s.steps, step{n: len(s.steps) + 1, act: a})
+		steps = append(steps, step{n: len(steps) + 1, act: a})
 	}
 	for range minSteps + g.r.IntN(maxSteps-minSteps+1) {
 		k := weighted(g.r, actions, func(a actionKind) int { return a.weight })
 		a := k.make(g)
-		a.kind = k.name
-		st := step{n: len(s.steps) + 1, act: a}
+		st := step{n: len(steps) + 1, act: a}
 		if g.r.IntN(100) < faultPerCent {
 			for range 1 + boolInt(g.r.IntN(100) < secondFaultPer) {
 				f := weighted(g.r, faults, func(f faultKind) int { return f.weight })
 				st.faults = append(st.faults, f.make(g, a))
 			}
 		}
-		s.steps = append(s.steps, st)
+		steps = append(steps, st)
 	}
-	return s
+	return steps
 }
 
 func boolInt(b bool) int {
