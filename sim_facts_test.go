@@ -16,6 +16,7 @@ type lineage struct {
 	subject, chain, name string
 	seq, step            int
 	replaced             bool // the sign-in's answer replaced the credential: stored, or held to be stored
+	replacedAt           int  // when, in seq
 }
 
 // forgetting is an operator's delete: of a credential, or of a whole chain
@@ -69,7 +70,8 @@ func (f *facts) startLineage(subject, chain, name string) *lineage {
 func (f *facts) signedIn(l *lineage) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	l.replaced = true
+	f.seq++
+	l.replaced, l.replacedAt = true, f.seq
 }
 
 func (f *facts) forgot(chain, name string) {
@@ -132,8 +134,9 @@ func (f *facts) gate(ev fakeresamania.GateEvent, lost bool) {
 }
 
 // forgotten says whether l's credential was deliberately let go after l
-// began: deleted (alone or with its chain), or replaced by a later sign-in
-// (storedNow is the sign-in whose refresh token the credential holds).
+// began: deleted (alone or with its chain), or replaced by another sign-in
+// that ended later (storedNow is the sign-in whose refresh token the
+// credential holds).
 func (f *facts) forgotten(l *lineage, storedNow string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -143,7 +146,8 @@ func (f *facts) forgotten(l *lineage, storedNow string) bool {
 		}
 	}
 	for _, o := range f.lineages {
-		if o.seq > l.seq && (o.replaced || o.subject == storedNow) && o.chain == l.chain && o.name == l.name {
+		if o != l && o.chain == l.chain && o.name == l.name &&
+			((o.replaced && o.replacedAt > l.seq) || (o.subject == storedNow && o.seq > l.seq)) {
 			return true
 		}
 	}
