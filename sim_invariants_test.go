@@ -23,8 +23,8 @@ type storedCred struct {
 // (storage_layout.go), each followed by the chain's name.
 var chainScoped = []string{"config/", "cache/token/", "cache/club-token/", "cache/contact-token/", "contacts/", "creds/", "auth-state/"}
 
-// chainKeys lists the keys of dump stored under chain, but for the two
-// entries named by the chain itself when except is set.
+// chainKeys lists the keys of dump stored under chain; exceptOwn leaves out
+// the two entries named by the chain itself (its config, its token).
 func chainKeys(dump map[string][]byte, chain string, exceptOwn bool) []string {
 	var out []string
 	for key := range dump {
