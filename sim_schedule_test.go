@@ -3,6 +3,8 @@ package resamania_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
+	"testing"
 )
 
 // The schedule generator: a seed gives the same steps every time. Each step
@@ -109,4 +111,29 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// A seed must give the same schedule every time, or -seed replays nothing.
+func TestSimulationScheduleIsItsSeeds(t *testing.T) {
+	describe := func(seed int64) string {
+		var b strings.Builder
+		for _, st := range newSchedule(seed) {
+			fmt.Fprintf(&b, "%d %s %s %s;", st.n, st.act.actor, st.act.what, st.act.chain)
+			for _, f := range st.faults {
+				b.WriteString(f.what + ";")
+			}
+		}
+		return b.String()
+	}
+	seen := map[string]bool{}
+	for seed := int64(1); seed <= 50; seed++ {
+		first := describe(seed)
+		if again := describe(seed); again != first {
+			t.Fatalf("schedule %d differs when drawn again:\n%s\n%s", seed, first, again)
+		}
+		seen[first] = true
+	}
+	if len(seen) < 50 {
+		t.Fatalf("50 seeds gave only %d different schedules", len(seen))
+	}
 }
