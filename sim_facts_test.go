@@ -44,6 +44,7 @@ type facts struct {
 	before     map[string]int  // secret -> faulted requests that reached the fault
 	after      map[string]int  // secret -> of those, the ones processed
 	lost       []lostAnswer
+	sentSteps  []int    // the step of each request in the fake's ledger, in order
 	found      []string // violations seen while running
 }
 
@@ -172,4 +173,19 @@ func (f *facts) deleteTried(chain, name string) bool {
 		}
 	}
 	return false
+}
+
+// sentAt records the step of the fake's next request.
+func (f *facts) sentAt(step int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sentSteps = append(f.sentSteps, step)
+}
+
+// stepOfLocked is the step the fake's i-th request came in, 0 after the last.
+func (f *facts) stepOfLocked(i int) int {
+	if i < len(f.sentSteps) {
+		return f.sentSteps[i]
+	}
+	return 0
 }

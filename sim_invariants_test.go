@@ -80,22 +80,25 @@ func (w *world) check() []string {
 func (w *world) checkSentOnce(fail func(kind, format string, args ...any)) {
 	count := map[string]int{}
 	grant := map[string]string{}
-	for _, r := range w.fake.Requests() {
+	steps := map[string][]string{}
+	f := w.facts
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, r := range w.fake.Requests() {
 		if r.GatewayLimit != "" {
 			continue
 		}
 		if s := spentSecret(r.GrantType, r.Form.Get); s != "" {
 			count[s]++
 			grant[s] = r.GrantType
+			steps[s] = append(steps[s], fmt.Sprint(f.stepOfLocked(i)))
 		}
 	}
-	f := w.facts
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	for s, n := range count {
 		processed := n - (f.before[s] - f.after[s])
 		if processed > 1 {
-			fail("(a) a code or refresh token processed twice", "a %s (%.8s...) was processed by Resamania %d times", grant[s], s, processed)
+			fail("(a) a code or refresh token processed twice", "a %s (%.8s...) was processed by Resamania %d times (sent at steps %s; 0 is the end)",
+				grant[s], s, processed, strings.Join(steps[s], ", "))
 		}
 	}
 }

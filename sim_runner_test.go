@@ -76,7 +76,7 @@ func runSchedule(seed int64) (res result) {
 		w.store.disarm()
 		w.fake.ClearFaults()
 		cancel()
-		w.noteRequests(run, sent)
+		w.noteRequests(run, sent, st.n)
 		w.hist.step(st, run, o)
 	}
 	// The world goes on without faults: the token requests under way end,
@@ -89,10 +89,12 @@ func runSchedule(seed int64) (res result) {
 	w.cur = run
 	w.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), requestDeadline)
+	sent := len(w.fake.Requests())
 	o := w.tick(ctx)
 	cancel()
-	w.hist.step(last, run, o)
 	w.quiesce()
+	w.noteRequests(run, sent, 0)
+	w.hist.step(last, run, o)
 	res.violations = append(res.violations, w.check()...)
 	w.unloadAll()
 	return res
@@ -109,8 +111,9 @@ func (w *world) quiesce() {
 
 // noteRequests adds to a step's history the token requests Resamania got
 // during it, from the ledger: grant, the secret spent (its start), status.
-func (w *world) noteRequests(run *stepRun, from int) {
+func (w *world) noteRequests(run *stepRun, from int, step int) {
 	for _, r := range w.fake.Requests()[from:] {
+		w.facts.sentAt(step)
 		spent := ""
 		if s := spentSecret(r.GrantType, r.Form.Get); s != "" {
 			spent = fmt.Sprintf(" spending %.6s...", s)
