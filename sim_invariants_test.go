@@ -42,7 +42,14 @@ func chainKeys(dump map[string][]byte, chain string, exceptOwn bool) []string {
 // checkStartsEmpty: a chain configured where none was holds nothing else.
 func (w *world) checkStartsEmpty(chain string) {
 	if left := chainKeys(w.store.dump(), chain, true); len(left) > 0 {
-		w.facts.violation("(c) a chain configured again does not start empty", "chain %q: %s", chain, strings.Join(left, ", "))
+		w.facts.mu.Lock()
+		deleted, known := w.facts.chainDrops[chain]
+		w.facts.mu.Unlock()
+		after := "after a deletion that succeeded"
+		if known && !deleted {
+			after = "after a deletion that failed midway"
+		}
+		w.facts.violation("(c) a chain configured again does not start empty", "chain %q, %s: %s", chain, after, strings.Join(left, ", "))
 	}
 }
 
