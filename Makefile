@@ -15,7 +15,7 @@ include scripts/pins.env
 CALLER_GOTOOLCHAIN := $(GOTOOLCHAIN)
 export GOTOOLCHAIN := $(RELEASE_GO)
 
-.PHONY: all build vault bao fake demo test unit bench e2e soak lint fmt-check vet fuzz release release-check vulncheck benchmark benchmark-short clean
+.PHONY: all build vault bao fake demo test unit bench e2e soak simulate lint fmt-check vet fuzz release release-check vulncheck benchmark benchmark-short clean
 
 all: build
 
@@ -72,6 +72,13 @@ e2e: vault bao
 SOAK ?= 10m
 soak: vault
 	RESAMANIA_E2E=required RESAMANIA_SOAK=$(SOAK) VAULT_BIN=$(CURDIR)/$(BIN)/vault go test -count=1 -timeout 3h -run '^TestSoak$$' -v ./e2e/
+
+## simulate: SIM (default 10m) of random schedules of actors and faults against the plugin and the fake
+## Resamania (sim_*_test.go), from a random base seed it prints; a failure prints its seed, its history
+## and the command that replays it. `go test -run TestSimulation .` runs the fixed 2,000 schedules
+SIM ?= 10m
+simulate:
+	go test -count=1 -timeout 0 -run '^TestSimulationLong$$' -v . -sim=$(SIM)
 
 ## benchmark: issue 12's figures at full size (about 30 minutes; run it on a quiet machine): the
 ## table, benchmark/results.json and benchmark/ratios.svg, for BENCHMARKS.md. CI runs benchmark-short

@@ -30,6 +30,9 @@ type Fault struct {
 	AfterProcessing bool           // let the grant happen first (rotate, consume), then misbehave: a lost answer
 	Count           int            // next Count matching requests only; 0 = until ClearFaults
 	GrantType       string         // only requests of this grant_type; "" = any
+
+	// Gate is called as the request passes each GatePoint, to pause it there (gate.go).
+	Gate func(GateEvent)
 }
 
 // InjectFault queues a fault; the first pending fault that matches applies.

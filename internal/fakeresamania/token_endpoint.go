@@ -39,6 +39,7 @@ func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, clientToken
 		return http.StatusMethodNotAllowed
 	}
 	f := s.takeFault(form.Get("grant_type"))
+	f.gate(BeforeProcessing, form, nil, w.Header())
 	if f != nil && !f.AfterProcessing {
 		if !s.pause(r, f.Delay) {
 			resetConnection(w)
@@ -57,6 +58,7 @@ func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, clientToken
 	} else {
 		body, _ = json.Marshal(resp)
 	}
+	f.gate(AfterProcessing, form, body, w.Header())
 	if f == nil {
 		writeJSON(w, status, body)
 		return status
