@@ -116,7 +116,7 @@ func configure(chain string, verify bool) act {
 func (w *world) writeConfig(ctx context.Context, chain string, verify bool) outcome {
 	existed := w.store.has("config/" + chain)
 	o := w.request(ctx, logical.CreateOperation, "config/"+chain, map[string]any{
-		"api_base_url": w.fake.URL(), "client_id": clientID(chain), "client_secret": clientSecret(w.seed, chain),
+		"api_base_url": w.fake.URL(), "client_id": clientID(chain), "client_secret": clientSecret(w.seed, chain), "allowed_redirect_uris": simRedirect,
 		"api_key": apiKey(w.seed, chain), "request_timeout": 1, "verify_connection": verify,
 	})
 	if o.ok && !existed && !nested(ctx) {
@@ -173,7 +173,7 @@ func signIn(g *gen, withState bool) act {
 		run: func(w *world, ctx context.Context) outcome {
 			data := map[string]any{"redirect_uri": simRedirect}
 			if withState {
-				o := w.request(ctx, logical.UpdateOperation, "auth-code-url/"+chain, map[string]any{"redirect_uri": simRedirect})
+				o := w.request(ctx, logical.UpdateOperation, "auth-code-url/"+chain, map[string]any{"redirect_uri": simRedirect, "name": name})
 				if !o.ok {
 					return o.prefixed("auth-code-url: ")
 				}
@@ -216,8 +216,12 @@ func recreateAndSignIn(g *gen) act {
 			if o := w.writeConfig(ctx, chain, false); !o.ok {
 				return o.prefixed("config: ")
 			}
+			o := w.request(ctx, logical.UpdateOperation, "auth-code-url/"+chain, map[string]any{"redirect_uri": simRedirect, "name": name})
+			if !o.ok {
+				return o.prefixed("auth-code-url: ")
+			}
 			code := w.fake.IssueCode(chain, clientID(chain), simRedirect, subject)
-			return w.signIn(ctx, chain, name, subject, path, map[string]any{"code": code, "redirect_uri": simRedirect})
+			return w.signIn(ctx, chain, name, subject, path, map[string]any{"code": code, "redirect_uri": simRedirect, "state": o.resp.Data["state"]})
 		}}
 }
 
