@@ -15,11 +15,21 @@ const maxFaultDelay = 2 * time.Minute
 // Oversize or Status answers instead of the server (in that order of
 // precedence). Override and Truncate instead alter the server's own answer,
 // so the grant always happens for them.
+//
+// A Status of 429 is the gateway's refusal, as Gravitee sends it
+// (docs/resamania.md, "Rate limits"): the JSON message of the policy named
+// by Limit, that policy's headers with nothing remaining and a reset
+// ResetIn from now, the headers of the plan's policies before it, and no
+// Retry-After. It is recorded as a gateway refusal, so TokenRequests does
+// not count it and GatewayRefusals does. Body, ContentType, RetryAfter and
+// AfterProcessing do not go with it: Gravitee sends none of them.
 type Fault struct {
 	Status          int            // answer with this status (500, 502, 503, 429...)
+	Limit           LimitKind      // for a 429: the refusing policy; default LimitRate
+	ResetIn         time.Duration  // for a 429: until the refusing policy's window ends; default 1 s, the end of the slice for the spike arrest
 	Body            string         // raw body for the answer; default: an HTML error page
 	ContentType     string         // default: text/html
-	RetryAfter      string         // Retry-After header value
+	RetryAfter      string         // Retry-After header value; never on a 429
 	Delay           time.Duration  // sleep first (bounded, ends when the client gives up)
 	Reset           bool           // close the connection without an answer
 	Truncate        bool           // the real answer cut in the middle (Content-Length too large)
@@ -33,7 +43,14 @@ type Fault struct {
 }
 
 // InjectFault queues a fault; the first pending fault that matches applies.
+// It panics on a 429 that Gravitee would not send (see Fault).
 func (s *Server) InjectFault(f Fault) {
+	if f.Status == http.StatusTooManyRequests && (f.Body != "" || f.ContentType != "" || f.RetryAfter != "" || f.AfterProcessing) {
+		panic("fakeresamania: a 429 is Gravitee's: no Body, ContentType, RetryAfter or AfterProcessing")
+	}
+	if f.Limit != "" {
+		specOf(f.Limit) // panics on an unknown kind
+	}
 	f.Override = maps.Clone(f.Override)
 	s.mu.Lock()
 	defer s.mu.Unlock()

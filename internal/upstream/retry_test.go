@@ -43,8 +43,8 @@ func TestRetryClientCredentials(t *testing.T) {
 		{name: "slow once, then success", faults: []fakeresamania.Fault{{Delay: 5 * time.Second, Count: 1}},
 			cfg:      func(c *Config) { c.AttemptTimeout = 300 * time.Millisecond },
 			requests: 2, ok: true, minDur: 300 * time.Millisecond, maxDur: 2 * time.Second},
-		{name: "429 Retry-After 1, then success", faults: []fakeresamania.Fault{{Status: 429, RetryAfter: "1", Count: 1}},
-			requests: 2, ok: true, minDur: time.Second, maxDur: 2500 * time.Millisecond},
+		{name: "gateway 429, then success once its window ends", faults: []fakeresamania.Fault{{Status: 429, Count: 1}},
+			requests: 1, ok: true, minDur: 900 * time.Millisecond, maxDur: 2500 * time.Millisecond},
 		{name: "503 always: MaxAttempts 3", faults: []fakeresamania.Fault{{Status: 503}}, maxAttempts: 3,
 			requests: 3, kind: KindTransient, minDur: 375 * time.Millisecond, maxDur: 2500 * time.Millisecond},
 		{name: "MaxAttempts 1: no retry", faults: []fakeresamania.Fault{{Status: 503, Count: 1}}, maxAttempts: 1,
@@ -142,20 +142,22 @@ func TestNoRetryOnceSent(t *testing.T) {
 }
 
 // TestSingleUseGrantRetriedAfter429: a 429 is refused before processing (RFC
-// 6585), so a refresh or code exchange is sent again after Retry-After.
+// 6585), so a refresh or code exchange is sent again once the gateway's
+// window ends (its -Reset header: Gravitee sends no Retry-After).
 func TestSingleUseGrantRetriedAfter429(t *testing.T) {
 	for _, g := range grants[1:] {
 		t.Run(g.name, func(t *testing.T) {
 			e := newEnv(t, fakeresamania.Options{})
 			call, _ := g.prepare(e)
-			e.srv.InjectFault(fakeresamania.Fault{Status: 429, RetryAfter: "1", Count: 1})
+			e.srv.InjectFault(fakeresamania.Fault{Status: 429, Count: 1})
 			c := e.client(func(c *Config) { c.MaxAttempts = 4 })
 			start := time.Now()
 			tok, err := call(context.Background(), c)
 			require.NoError(t, err)
 			require.NotEmpty(t, tok.AccessToken)
-			require.GreaterOrEqual(t, time.Since(start), time.Second, "Retry-After honoured")
-			require.Equal(t, 2, e.srv.TokenRequests("", ""))
+			require.GreaterOrEqual(t, time.Since(start), 900*time.Millisecond, "the window's end waited for")
+			require.Equal(t, 1, e.srv.GatewayRefusals(e.cfg.APIKey), "one 429")
+			require.Equal(t, 1, e.srv.TokenRequests("", ""), "then the grant, once")
 		})
 	}
 }
