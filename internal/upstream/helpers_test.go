@@ -26,6 +26,13 @@ const (
 	testMember   = "alice"
 )
 
+// hangGuard is the deadline of a call whose duration a test does not
+// judge: only a hang reaches it, and it is longer than any wait the client
+// may choose (a Retry-After of up to 120 s in the tests), so it never
+// decides what the client does. How long a call took is never checked
+// against an upper bound: under -race on a loaded machine anything is slow.
+const hangGuard = 3 * time.Minute
+
 // env is one fake Resamania with one client, and the Config that reaches it.
 type env struct {
 	t   *testing.T
