@@ -41,7 +41,7 @@ func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, rec *Record
 	}
 	f := s.takeFault(form.Get("grant_type"))
 	if f != nil && !f.AfterProcessing {
-		if !s.pause(r, f.Delay) {
+		if !s.pause(r, f) {
 			resetConnection(w)
 			return 0
 		}
@@ -68,7 +68,7 @@ func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, rec *Record
 
 	if f.AfterProcessing {
 		// The grant has happened: whatever goes wrong now loses its answer.
-		if !s.pause(r, f.Delay) {
+		if !s.pause(r, f) {
 			resetConnection(w)
 			return 0
 		}
