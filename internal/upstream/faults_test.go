@@ -14,7 +14,7 @@ import (
 
 // faultCase is one way the token endpoint misbehaves, and what the client
 // must make of it. The env's Config has MaxAttempts 2 and AttemptTimeout
-// 500ms unless cfg changes them.
+// 10s unless cfg changes them.
 type faultCase struct {
 	name  string
 	opts  fakeresamania.Options

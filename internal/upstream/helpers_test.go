@@ -65,7 +65,7 @@ func newEnv(t *testing.T, opts fakeresamania.Options, client ...func(*fakeresama
 		ClientSecret:   testSecret,
 		APIKey:         testAPIKey,
 		CAPEM:          srv.CACertPEM(),
-		AttemptTimeout: 500 * time.Millisecond,
+		AttemptTimeout: 10 * time.Second, // the default: a TLS handshake under -race on a loaded machine may take a second; tests of slowness set their own
 		MaxAttempts:    2,
 		UserAgent:      "upstream-test/1",
 	}
