@@ -72,16 +72,27 @@ func TestDeleteLetsARefreshUnderWayFinishAndWritesNothingBack(t *testing.T) {
 	env.fake.InjectFault(fakeresamania.Fault{GrantType: fakeresamania.GrantRefreshToken, Delay: 300 * time.Millisecond, AfterProcessing: true, Count: 1})
 	refreshes := env.fake.TokenRequests(testChain, fakeresamania.GrantRefreshToken)
 	env.clock.Advance(50 * time.Minute) // the member's token has 10 minutes left
-	read := make(chan struct{})
+	type result struct {
+		resp *logical.Response
+		err  error
+	}
+	read := make(chan result, 1)
 	go func() {
-		defer close(read)
-		_, _ = env.request(logical.ReadOperation, credPath, map[string]any{"minimum_seconds": 1800})
+		resp, err := env.request(logical.ReadOperation, credPath, map[string]any{"minimum_seconds": 1800})
+		read <- result{resp, err}
 	}()
 	require.Eventually(t, func() bool { return env.fake.TokenRequests(testChain, fakeresamania.GrantRefreshToken) > refreshes }, 5*time.Second, 5*time.Millisecond)
 	resp, err := env.request(logical.DeleteOperation, "config/"+testChain, nil)
 	require.NoError(t, err)
 	require.Len(t, resp.Warnings, 1)
-	<-read
+	r := <-read
+	require.NoError(t, r.err)
+	require.False(t, r.resp.IsError(), "the read whose refresh was under way gets its token: %v", r.resp)
+	minted := r.resp.Data["access_token"].(string)
+	issued := env.fake.IssuedAccessTokens()
+	require.Equal(t, issued[len(issued)-1], minted, "the token the refresh brought back")
+	require.True(t, env.fake.AccessTokenValid(minted))
+	require.Equal(t, refreshes+1, env.fake.TokenRequests(testChain, fakeresamania.GrantRefreshToken), "one refresh, not retried")
 	require.Empty(t, env.dumpStorage(), "the refresh wrote nothing back")
 }
 

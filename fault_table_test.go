@@ -34,7 +34,13 @@ func faultKinds() []faultKind {
 		{name: "500 HTML", fault: fakeresamania.Fault{Status: 500, Body: "<html>Fatal error</html>", ContentType: "text/html"}, ccWant: "HTTP 500", credWant: "answer to its last refresh was lost", credState: credUncertain},
 		{name: "502", fault: fakeresamania.Fault{Status: 502}, ccWant: "HTTP 502", credWant: "answer to its last refresh was lost", credState: credUncertain},
 		{name: "503 Retry-After", fault: fakeresamania.Fault{Status: 503, RetryAfter: "1"}, ccWant: "HTTP 503", credWant: "answer to its last refresh was lost", credState: credUncertain},
-		{name: "429 Retry-After, once", fault: fakeresamania.Fault{Status: 429, RetryAfter: "1", Count: 1}, credState: credActive},
+		// Gravitee's 429s (no Retry-After) close the gateway key until their
+		// reset, which the test's clock never reaches by itself: the read
+		// fails saying which limit, and the credential stays active. A reset
+		// 50 s away is not waited for, so the read ends on the 429 itself; a
+		// spike arrest's is, and the read ends on the request held after it.
+		{name: "gateway rate limit 429, once", fault: fakeresamania.Fault{Status: 429, ResetIn: 50 * time.Second, Count: 1}, ccWant: "rate limit is reached", credWant: "rate limit is reached", credState: credActive},
+		{name: "gateway spike arrest 429, once", fault: fakeresamania.Fault{Status: 429, Limit: fakeresamania.LimitSpikeArrest, Count: 1}, ccWant: "spike arrest is reached", credWant: "spike arrest is reached", credState: credActive},
 		{name: "slow beyond the timeout", fault: fakeresamania.Fault{Delay: 5 * time.Second}, ccWant: "no answer within 1s", credWant: "answer to its last refresh was lost", credState: credUncertain},
 		{name: "connection reset", fault: fakeresamania.Fault{Reset: true}, ccWant: "connection reset", credWant: "answer to its last refresh was lost", credState: credUncertain},
 		{name: "truncated body", fault: fakeresamania.Fault{Truncate: true}, ccWant: "cut short", credWant: "answer to its last refresh was lost", credState: credUncertain},

@@ -209,6 +209,7 @@ func TestFenceLostAnswerIsReportedAsFailover(t *testing.T) {
 	resp, err := env.readFresh(memberLife - 1)
 	require.NoError(t, err, "never an error while the plugin holds a valid new token")
 	require.True(t, env.fake.AccessTokenValid(resp.Data["access_token"].(string)))
+	require.NotEmpty(t, resp.Warnings)
 	require.Contains(t, resp.Warnings[0], "held in memory")
 	record := env.storedCredential(t).GrantSent
 	require.NotNil(t, record)

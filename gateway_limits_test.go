@@ -47,6 +47,7 @@ func TestGatewayWindowHoldsEveryChainOfTheKey(t *testing.T) {
 	stale, err := env.request(logical.ReadOperation, "token/"+chains[0], nil)
 	require.NoError(t, err)
 	require.Equal(t, cached, stale.Data["access_token"], "and past its refresh point, with a warning")
+	require.NotEmpty(t, stale.Warnings)
 	require.Contains(t, stale.Warnings[0], "rate limit is reached")
 	require.NoError(t, env.b.periodic(t.Context(), &logical.Request{Storage: env.storage}), "background work")
 	require.Equal(t, 1, env.fake.GatewayRefusals(testAPIKey), "nothing was sent while the window was closed, background work included")

@@ -261,6 +261,7 @@ func TestRotatedTokenSurvivesStorageFailure(t *testing.T) {
 	resp, err = env.request(logical.ReadOperation, credPath, nil)
 	require.NoError(t, err)
 	require.Equal(t, held, resp.Data["access_token"])
+	require.NotEmpty(t, resp.Warnings)
 	require.Contains(t, resp.Warnings[0], "held in memory")
 	require.Equal(t, 1, env.fake.TokenRequests(testChain, "refresh_token"))
 

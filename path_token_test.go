@@ -193,12 +193,12 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 	env := getTestBackend(t)
 	env.configure(nil)
 	env.fake.InjectFault(fakeresamania.Fault{Status: 503, Body: "<html>down</html>", ContentType: "text/html", Count: 1})
-	env.fake.InjectFault(fakeresamania.Fault{Status: 429, RetryAfter: "1", Count: 1})
-	start := time.Now()
+	env.fake.InjectFault(fakeresamania.Fault{Status: 502, Count: 1})
+	// Not a gateway 429: it closes the key until its reset, which this
+	// test's clock never reaches (fault_table_test.go, gateway_429_test.go).
 	resp := env.readToken(nil)
 	require.NotEmpty(t, resp.Data["access_token"])
-	require.Equal(t, 3, env.fake.TokenRequests(testChain, ""))
-	require.GreaterOrEqual(t, time.Since(start), time.Second, "Retry-After: 1 is honoured")
+	require.Equal(t, 3, env.fake.TokenRequests(testChain, ""), "the 503, the 502, then the mint")
 }
 
 func TestOutageServesValidCachedToken(t *testing.T) {

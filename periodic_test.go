@@ -77,6 +77,7 @@ func TestHeldCredentialIsSavedByTheNextTick(t *testing.T) {
 	q.lose(1) // the fence commits, the answer does not
 	resp, err := env.request(logical.ReadOperation, credPath, nil)
 	require.NoError(t, err)
+	require.NotEmpty(t, resp.Warnings)
 	require.Contains(t, resp.Warnings[0], "held in memory")
 	require.Equal(t, true, env.credStatus(t)["unsaved"])
 

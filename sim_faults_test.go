@@ -1,7 +1,6 @@
 package resamania_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -104,47 +103,17 @@ func slowBeforeProcessing(g *gen, _ act) plannedFault {
 		fakeresamania.Fault{Delay: time.Minute, Count: 1}, false, nil)
 }
 
-// gravitee429 is a 429 of one policy as Gravitee answers it: the policy's
-// JSON message, every policy's headers (the refusing one at nothing left,
-// its window ending after window), no Retry-After.
+// gravitee429 is a 429 of one policy as the fake gateway answers it, the
+// way Gravitee does: the policy's JSON message, the plan's headers with the
+// refusing one at nothing left and its window ending after window, no
+// Retry-After.
 func gravitee429(policy string, window time.Duration, count int) (fakeresamania.Fault, func(w *world, s *stepRun, ev fakeresamania.GateEvent)) {
-	messages := map[string]string{
-		"quota":        "Quota exceeded ! You reach the limit of 50000 requests per 1 days",
-		"rate limit":   "Rate limit exceeded ! You reach the limit of 1000 requests per 1 minutes",
-		"spike arrest": "Spike limit exceeded ! You reach the limit of 16 requests per 100 ms.",
+	kinds := map[string]fakeresamania.LimitKind{
+		"quota":        fakeresamania.LimitQuota,
+		"rate limit":   fakeresamania.LimitRate,
+		"spike arrest": fakeresamania.LimitSpikeArrest,
 	}
-	body, _ := json.Marshal(map[string]any{"message": messages[policy], "http_status_code": 429})
-	f := fakeresamania.Fault{Status: http.StatusTooManyRequests, Body: string(body), ContentType: "application/json", Count: count}
-	headers := func(w *world, _ *stepRun, ev fakeresamania.GateEvent) {
-		if ev.Point != fakeresamania.BeforeProcessing {
-			return
-		}
-		now := w.clock.Now()
-		reset := func(p string, otherwise time.Duration) string {
-			d := otherwise
-			if p == policy {
-				d = window
-			}
-			return strconv.FormatInt(now.Add(d).UnixMilli(), 10)
-		}
-		remaining := func(p string, left int) string {
-			if p == policy {
-				return "0"
-			}
-			return strconv.Itoa(left)
-		}
-		h := ev.Header
-		h.Set("X-Quota-Limit", "50000")
-		h.Set("X-Quota-Remaining", remaining("quota", 41234))
-		h.Set("X-Quota-Reset", reset("quota", 9*time.Hour))
-		h.Set("X-Rate-Limit-Limit", "1000")
-		h.Set("X-Rate-Limit-Remaining", remaining("rate limit", 812))
-		h.Set("X-Rate-Limit-Reset", reset("rate limit", 40*time.Second))
-		h.Set("X-Spike-Arrest-Limit", "16")
-		h.Set("X-Spike-Arrest-Slice-Period", "100ms")
-		h.Set("X-Spike-Arrest-Reset", reset("spike arrest", 60*time.Millisecond))
-	}
-	return f, headers
+	return fakeresamania.Fault{Status: http.StatusTooManyRequests, Limit: kinds[policy], ResetIn: window, Count: count}, nil
 }
 
 // policyWindows: how long each policy's 429 closes the key; mostly short, so

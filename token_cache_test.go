@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -193,6 +195,33 @@ func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 }
 
+// waitParkedIn waits until a goroutine is parked (on a lock, a channel, a
+// wait group) inside the function called fn, or until returned is ready,
+// whichever comes first, and reports whether it was parked. It proves that a
+// call blocks without guessing how long "not yet" must last: a call that
+// wrongly does not block returns instead, and the test sees it.
+func waitParkedIn[T any](t *testing.T, fn string, returned <-chan T) (parked bool) {
+	t.Helper()
+	frame := "." + fn + "("
+	deadline := time.Now().Add(10 * time.Second) // only a hang guard: no outcome depends on it
+	buf := make([]byte, 1<<20)
+	for time.Now().Before(deadline) {
+		if len(returned) > 0 {
+			return false
+		}
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		for _, g := range strings.Split(stacks, "\n\n") {
+			state, _, _ := strings.Cut(g, "\n")
+			if strings.Contains(g, frame) && !strings.Contains(state, "[running]") && !strings.Contains(state, "[runnable]") {
+				return true
+			}
+		}
+		runtime.Gosched()
+	}
+	require.FailNow(t, "neither parked in "+fn+" nor returned")
+	return false
+}
+
 func mustGet(t *testing.T, c *tokenCache, key string, src tokenSource, minLeft time.Duration) *cachedToken {
 	t.Helper()
 	tok, warning, err := getToken(c, context.Background(), key, src, minLeft)
@@ -352,12 +381,9 @@ func TestTokenCacheChangeDuringFlight(t *testing.T) {
 				return nil
 			})
 		}()
-		// Give a change that ignored the key's lock time to run, wrongly.
-		select {
-		case err := <-changed:
-			require.FailNow(t, "changeKey ran while a mint of its key was in flight", "err: %v", err)
-		case <-time.After(50 * time.Millisecond):
-		}
+		// changeKey must block on the key while the mint is held; one that
+		// ignored the key's lock returns instead.
+		require.True(t, waitParkedIn(t, "(*tokenCache).changeKey", changed), "changeKey ran while a mint of its key was in flight")
 		release()
 		require.NoError(t, waitFor(t, changed, "changeKey"))
 		require.Equal(t, 0, mintsSeenByChange, "the change ran during a mint")
@@ -682,11 +708,7 @@ func TestTokenCacheDrainWaitsForTheFlightUnderWay(t *testing.T) {
 
 	drained := make(chan bool, 1)
 	go func() { drained <- c.drain(5 * time.Second) }()
-	select {
-	case <-drained:
-		require.FailNow(t, "drain returned while a mint was under way")
-	case <-time.After(50 * time.Millisecond):
-	}
+	require.True(t, waitParkedIn(t, "(*tokenCache).drain", drained), "drain returned while a mint was under way")
 	release()
 	require.True(t, waitFor(t, drained, "drain"), "every flight ended")
 	require.Zero(t, src.mintsInProgress())

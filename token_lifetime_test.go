@@ -103,23 +103,26 @@ func TestLifetimeReaderBackNearLeaseEndGetsNewToken(t *testing.T) {
 	for _, life := range []time.Duration{5 * time.Second, 10 * time.Second, 60 * time.Second, time.Hour, 24 * time.Hour} {
 		t.Run(life.String(), func(t *testing.T) {
 			tok := tokenLiving(life)
-			// Every moment the token is served fresh, in 200 steps. Under 10s
-			// the lease's truncation to whole seconds breaks the promise for
-			// a read even a few ms after issue (a 5s token read at 25ms comes
-			// back at 85% with 2.4s left, still fresh): only the read at issue
-			// is held to it there.
+			// The life in 200 steps. The cache serves the token fresh for its
+			// first two thirds (for these lives T/3 exceeds the margin plus a
+			// second) and never after. Under 10s the lease's truncation to
+			// whole seconds breaks the promise for a read even a few ms after
+			// issue (a 5s token read at 25ms comes back at 85% with 2.4s
+			// left, still fresh): only the read at issue is held to it there.
 			reads := []time.Time{lifetimeT0}
 			if life >= 10*time.Second {
 				reads = nil
 				for i := range 200 {
-					if read := lifetimeT0.Add(life * time.Duration(i) / 200); isFresh(tok, read, 0) {
-						reads = append(reads, read)
+					read := lifetimeT0.Add(life * time.Duration(i) / 200)
+					if 3*i >= 2*200 {
+						require.False(t, isFresh(tok, read, 0), "read at %s, past two thirds of the life: served fresh", read.Sub(lifetimeT0))
+						continue
 					}
+					reads = append(reads, read)
 				}
-				require.Greater(t, len(reads), 100, "the sweep must cover the fresh part of the life")
 			}
 			for _, read := range reads {
-				require.True(t, isFresh(tok, read, 0))
+				require.True(t, isFresh(tok, read, 0), "read at %s, within the first two thirds of the life: not served fresh", read.Sub(lifetimeT0))
 				lease := leaseTTL(tok, read)
 				require.True(t, read.Add(lease).Before(tok.ExpiresAt), "lease of a read at %s outlives the token", read.Sub(lifetimeT0))
 				for _, frac := range []float64{0.85, 0.95} {

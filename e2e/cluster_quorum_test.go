@@ -50,42 +50,65 @@ func (cs *clusterStack) requireFreshRead(t *testing.T, i int) string {
 	return tok
 }
 
+// quorumAttempts bounds how many times loseQuorum tries to have the plugin
+// asked without a quorum: Vault may notice the lost quorum and answer a read
+// itself first, which proves nothing about the fence.
+const quorumAttempts = 3
+
 // loseQuorum signs the member in through the active node, waits until its
 // token has less than quorumMinLeft seconds left, kills both standbys and at
 // once asks the active node, now without a quorum, for a fresh token. That
-// read must send nothing: it answers the plugin's 503 (storage cannot
-// commit, nothing sent) or, if Vault stepped down first, Vault's own error.
-// It returns the old active node and the killed ones.
+// read must reach the plugin and send nothing: the plugin's fence cannot
+// commit, and it answers 503 (storage cannot commit, nothing sent). When
+// Vault answered the read itself, before the plugin was asked, the fence did
+// not run: the standbys come back and the scenario runs again on whichever
+// node leads, up to quorumAttempts times, then the test fails. It returns
+// the old active node and the killed ones of the attempt that reached the
+// plugin.
 func (cs *clusterStack) loseQuorum(t *testing.T) (old int, killed []int) {
 	t.Helper()
 	c := cs.cluster
 	old = c.Active(t)
 	cs.configure(t, old, nil)
 	cs.signIn(t, old, member)
-	signedIn := time.Now()
+	issued := time.Now()
 	readAccessToken(t, cs.node(old).Client, credsPrefix+member)
-	killed = c.Standbys(old)
-	client := cs.node(old).NewClientNoRetry(t, clusterReadTimeout)
-	waitOlderThanMinLeft(signedIn)
+	for attempt := 1; ; attempt++ {
+		killed = c.Standbys(old)
+		client := cs.node(old).NewClientNoRetry(t, clusterReadTimeout)
+		waitOlderThanMinLeft(issued)
 
-	sent := cs.fake.TokenRequests(chain, "refresh_token")
-	for _, i := range killed {
-		c.Kill(t, i)
+		sent := cs.fake.TokenRequests(chain, "refresh_token")
+		for _, i := range killed {
+			c.Kill(t, i)
+		}
+		sec, err := readFresh(client)
+		require.Error(t, err, "no fresh token without a quorum: %v", sec)
+		// Not fatal: what a refresh sent now does to the credential is what
+		// the rest of the test shows.
+		assert.Equal(t, sent, cs.fake.TokenRequests(chain, "refresh_token"), "nothing sent to Resamania without a quorum")
+		if strings.Contains(err.Error(), "Vault's storage cannot commit a write, so nothing was sent to Resamania") {
+			var re *api.ResponseError
+			require.ErrorAs(t, err, &re)
+			require.Equal(t, http.StatusServiceUnavailable, re.StatusCode)
+			t.Logf("attempt %d: node%d without a quorum: the plugin answered %d: %s", attempt, old, re.StatusCode, strings.Join(re.Errors, "; "))
+			return old, killed
+		}
+		t.Logf("attempt %d: node%d without a quorum: Vault answered before the plugin was asked, so the fence did not run: %v", attempt, old, err)
+		require.Less(t, attempt, quorumAttempts, "in %d attempts Vault always answered before the plugin was asked: the fence never ran", quorumAttempts)
+
+		// The standbys come back; the scenario runs again on the leader,
+		// with a token it has just made fresh.
+		c.StartStopped(t, killed...)
+		old = c.WaitActive(t, quorumTimeout)
+		for _, i := range c.Standbys(old) {
+			c.WaitRejoined(t, i, quorumTimeout)
+		}
+		sec, err = readFresh(cs.node(old).NewClientNoRetry(t, clusterReadTimeout))
+		require.NoError(t, err, "a fresh token through node%d once the quorum is back", old)
+		require.True(t, cs.fake.AccessTokenValid(sec.Data["access_token"].(string)))
+		issued = time.Now()
 	}
-	sec, err := readFresh(client)
-	require.Error(t, err, "no fresh token without a quorum: %v", sec)
-	var re *api.ResponseError
-	if msg := err.Error(); strings.Contains(msg, "Vault's storage cannot commit a write, so nothing was sent to Resamania") {
-		require.ErrorAs(t, err, &re)
-		require.Equal(t, http.StatusServiceUnavailable, re.StatusCode)
-		t.Logf("node%d without a quorum: the plugin answered %d: %s", old, re.StatusCode, strings.Join(re.Errors, "; "))
-	} else {
-		t.Logf("node%d without a quorum: Vault answered before the plugin was asked: %v", old, err)
-	}
-	// Not fatal: what a refresh sent now does to the credential is what the
-	// rest of the test shows.
-	assert.Equal(t, sent, cs.fake.TokenRequests(chain, "refresh_token"), "nothing sent to Resamania without a quorum")
-	return old, killed
 }
 
 // refreshLedger logs, for the closing note, what became of the refresh

@@ -14,17 +14,19 @@ func TestClusterReadsThroughEveryNode(t *testing.T) {
 	active := c.Active(t)
 	standbys := c.Standbys(active)
 	require.Len(t, standbys, clusterSize-1)
-	cs.configure(t, standbys[0], nil)
+	cs.configure(t, standbys[0], map[string]any{"request_timeout": 60}) // the held mint must outlast the wait for every reader
+	auditLog := cs.node(active).EnableFileAudit(t)                      // the active node audits every read, forwarded ones included
 
 	// A cold chain, read by 30 readers at once spread over the three nodes:
-	// the standbys forward to the active node, whose plugin makes one call.
+	// the standbys forward to the active node, whose plugin makes one call,
+	// held open at the fake until every read has reached the active node.
 	clients := make([]*api.Client, clusterSize)
 	for i := range c.Nodes {
-		clients[i] = cs.node(i).NewClientNoRetry(t, clusterReadTimeout)
+		clients[i] = cs.node(i).NewClientNoRetry(t, 2*time.Minute) // the reads wait for the held mint
 	}
 	const readers = 30
 	began := time.Now()
-	token := readAtOnce(t, clients, readers, tokenPath)
+	token := readWithFirstMintHeld(t, cs.fake, auditLog, clients, readers, tokenPath, "client_credentials")
 	t.Logf("%d concurrent cold reads over %d nodes took %s", readers, clusterSize, time.Since(began).Round(time.Millisecond))
 	require.True(t, cs.fake.AccessTokenValid(token))
 	require.Equal(t, 1, cs.fake.TokenRequests(chain, "client_credentials"), "one upstream call for 30 readers on 3 nodes")

@@ -80,6 +80,7 @@ func TestSignInFlowAndRefreshOnARealVault(t *testing.T) {
 
 func TestImportAndConcurrentReadsRefreshOnce(t *testing.T) {
 	st := newCredsStack(t, 4)
+	st.configure(t, "request_timeout=60") // the held refresh must outlast the wait for every reader
 	// A refresh token the app got on its own, outside the plugin, through the gateway.
 	req, err := http.NewRequest(http.MethodPost, st.fake.TokenURL(chain), strings.NewReader(url.Values{
 		"grant_type": {"authorization_code"}, "code": {st.fake.IssueCode(chain, clientID, redirectURI, member)},
@@ -101,7 +102,9 @@ func TestImportAndConcurrentReadsRefreshOnce(t *testing.T) {
 	st.readCred(t, member)
 
 	time.Sleep(4 * time.Second) // expired
-	tok := readAtOnce(t, []*api.Client{st.vault.Client}, 200, credsPath)
+	// The refresh is held open at the fake until all 200 reads have reached
+	// Vault: they find it in flight, and wait for it.
+	tok := readWithFirstMintHeld(t, st.fake, st.audit, []*api.Client{st.vault.Client}, 200, credsPath, "refresh_token")
 	require.True(t, st.fake.AccessTokenValid(tok))
 	require.Equal(t, 2, st.fake.TokenRequests(chain, "refresh_token"), "200 readers, one refresh")
 }

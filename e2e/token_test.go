@@ -81,12 +81,16 @@ func TestTokenReadLeaseAndCache(t *testing.T) {
 	require.Equal(t, pluginVer, m[mount+"/"].RunningVersion)
 }
 
+// TestConcurrentColdReadsMakeOneUpstreamCall: the first reader's mint is
+// held open at the fake until all 50 reads have reached Vault, so they find
+// it in flight; one upstream request serves them all.
 func TestConcurrentColdReadsMakeOneUpstreamCall(t *testing.T) {
 	st := newStack(t, stackOptions{vault: vaultharness.Options{Dev: true}})
-	st.configure(t)
+	st.configure(t, "request_timeout=60") // the held mint must outlast the wait for every reader
 
-	readAtOnce(t, []*api.Client{st.vault.Client}, 50, tokenPath)
-	require.Equal(t, 1, st.fake.TokenRequests(chain, ""))
+	tok := readWithFirstMintHeld(t, st.fake, st.audit, []*api.Client{st.vault.Client}, 50, tokenPath, "client_credentials")
+	require.True(t, st.fake.AccessTokenValid(tok))
+	require.Equal(t, 1, st.fake.TokenRequests(chain, ""), "one upstream request for 50 readers")
 }
 
 func TestInvalidClientIsClearThroughCLI(t *testing.T) {

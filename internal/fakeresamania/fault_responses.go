@@ -12,7 +12,8 @@ import (
 )
 
 // writeFaultAnswer answers in place of the server and returns the status
-// sent (0 when the connection was reset).
+// sent (0 when the connection was reset). A 429 is not answered here: it is
+// the gateway's (faultRefusal).
 func writeFaultAnswer(w http.ResponseWriter, f *Fault) int {
 	if f.RetryAfter != "" {
 		w.Header().Set("Retry-After", f.RetryAfter)

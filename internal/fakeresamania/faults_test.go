@@ -79,6 +79,24 @@ func TestFaultDelay(t *testing.T) {
 	require.Len(t, srv.IssuedAccessTokens(), 1, "the slow request never reached the grant")
 }
 
+// TestFaultHold: a held request is recorded on arrival and answered only
+// once the test lets it go; requests the fault does not match pass.
+func TestFaultHold(t *testing.T) {
+	srv := newServer(t, fakeresamania.Options{})
+	hold := make(chan struct{})
+	srv.InjectFault(fakeresamania.Fault{Hold: hold, GrantType: "client_credentials", Count: 1})
+	held := make(chan answer, 1)
+	go func() { held <- postForm(t, srv, ccForm()) }()
+	require.Eventually(t, func() bool { return srv.TokenRequests(chain, "client_credentials") == 1 }, 5*time.Second, time.Millisecond)
+
+	requireToken(t, postForm(t, srv, ccForm())) // Count 1: the next one passes
+	require.Len(t, srv.IssuedAccessTokens(), 1, "the held request has not reached the grant")
+	require.Empty(t, held)
+	close(hold)
+	requireToken(t, <-held)
+	require.Len(t, srv.IssuedAccessTokens(), 2)
+}
+
 func TestFaultReset(t *testing.T) {
 	srv := newServer(t, fakeresamania.Options{})
 	srv.InjectFault(fakeresamania.Fault{Reset: true, Count: 1})

@@ -1,6 +1,7 @@
 package fakeresamania
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -28,6 +29,16 @@ type GatewayLimits struct {
 	RatePerMinute int // requests per minute
 	DailyQuota    int // requests per day
 }
+
+// DefaultGatewayLimits is the plan a new server runs: a rate limit and a
+// quota no test reaches, so that every answer carries their headers, 200s
+// included, as the real gateway's do, and nothing is refused. No spike
+// arrest: tests that want one set it.
+var DefaultGatewayLimits = GatewayLimits{RatePerMinute: 100_000, DailyQuota: 10_000_000}
+
+// refusalLimits are the limits a Fault's 429 names for a policy the plan
+// does not run: the published guideline and [RL]'s examples.
+var refusalLimits = GatewayLimits{SpikeArrest: 16, RatePerMinute: 1000, DailyQuota: 50_000}
 
 // limitSpec is what the gateway says about one limit.
 type limitSpec struct {
@@ -153,6 +164,37 @@ func (s *Server) passGateway(rec *RecordedRequest, h http.Header) *gatewayRefusa
 		}
 	}
 	return nil
+}
+
+// faultRefusal is the 429 of a Fault (see Fault): passGateway has run and
+// set the headers of the plan's policies; the refusing policy's become
+// "nothing left until the reset", and those after it in the plan, which
+// never run once it refuses, are removed.
+func (s *Server) faultRefusal(rec *RecordedRequest, h http.Header, f *Fault) *gatewayRefusal {
+	kind := cmp.Or(f.Limit, LimitRate)
+	spec := specOf(kind)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	reset := now.Add(cmp.Or(f.ResetIn, time.Second))
+	if kind == LimitSpikeArrest && f.ResetIn == 0 {
+		reset = now.Truncate(spikeSlice).Add(spikeSlice)
+	}
+	limit := spec.limit(s.gateway.limits)
+	if limit <= 0 {
+		limit = spec.limit(refusalLimits)
+	}
+	after := false
+	for _, other := range limitSpecs {
+		if after {
+			for _, suffix := range []string{"-Limit", "-Remaining", "-Reset", "-Slice-Period"} {
+				h.Del(other.header + suffix)
+			}
+		}
+		after = after || other.kind == kind
+	}
+	spec.setHeaders(h, limit, 0, reset)
+	return refuse(rec, spec, limit, reset)
 }
 
 // refuse marks rec as refused by the limit, until reset.

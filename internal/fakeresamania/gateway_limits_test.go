@@ -124,16 +124,75 @@ func TestGatewayLimitTripsAndReopens(t *testing.T) {
 	}
 }
 
-func TestGatewayLimitsOffByDefault(t *testing.T) {
+// TestDefaultPlanSendsItsHeadersOnEveryAnswer: a new server runs a plan
+// with a rate limit and a quota no test reaches, and, as the real gateway
+// does, every answer carries their headers, 200s and OAuth errors alike.
+func TestDefaultPlanSendsItsHeadersOnEveryAnswer(t *testing.T) {
 	srv := newServer(t, fakeresamania.Options{})
-	for range 20 {
-		a := postForm(t, srv, ccForm())
-		requireToken(t, a)
-		for _, h := range []string{"X-Spike-Arrest-Limit", "X-Rate-Limit-Limit", "X-Quota-Limit"} {
-			require.Empty(t, a.header.Values(h))
+	for i := range 20 {
+		var a answer
+		if i == 19 {
+			a = postForm(t, srv, url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {"wrong"}})
+			require.Equal(t, http.StatusBadRequest, a.status, a.raw)
+		} else {
+			a = postForm(t, srv, ccForm())
+			requireToken(t, a)
 		}
+		for prefix, limit := range map[string]int{"X-Rate-Limit": fakeresamania.DefaultGatewayLimits.RatePerMinute, "X-Quota": fakeresamania.DefaultGatewayLimits.DailyQuota} {
+			require.Equal(t, strconv.Itoa(limit), a.header.Get(prefix+"-Limit"))
+			require.Equal(t, strconv.Itoa(limit-i-1), a.header.Get(prefix+"-Remaining"), "answer %d", i+1)
+			_, err := strconv.ParseInt(a.header.Get(prefix+"-Reset"), 10, 64)
+			require.NoError(t, err, "the reset is epoch milliseconds")
+		}
+		require.Empty(t, a.header.Values("X-Spike-Arrest-Limit"), "no spike arrest unless a test sets one")
+		require.Empty(t, a.header.Values("Retry-After"))
 	}
 	require.Zero(t, srv.GatewayRefusals(""))
+
+	srv.SetGatewayLimits(fakeresamania.GatewayLimits{}) // a test may still turn the plan off
+	a := postForm(t, srv, ccForm())
+	requireToken(t, a)
+	for _, h := range []string{"X-Spike-Arrest-Limit", "X-Rate-Limit-Limit", "X-Quota-Limit"} {
+		require.Empty(t, a.header.Values(h))
+	}
+}
+
+// TestFault429IsGravitees: an injected 429 is the gateway's, in Gravitee's
+// shape: the refusing policy's JSON message and headers, the headers of the
+// policies before it with requests left, none after it, no Retry-After; it
+// never reaches the OAuth server.
+func TestFault429IsGravitees(t *testing.T) {
+	clock := testsupport.NewClock()
+	srv := newServer(t, fakeresamania.Options{Now: clock.Now})
+	srv.SetGatewayLimits(fakeresamania.GatewayLimits{SpikeArrest: 50, RatePerMinute: 600, DailyQuota: 5000})
+
+	srv.InjectFault(fakeresamania.Fault{Status: http.StatusTooManyRequests, Count: 1})
+	reset := requireLimited(t, postForm(t, srv, ccForm()), clock.Now(), "X-Rate-Limit",
+		"Rate limit exceeded ! You reach the limit of 600 requests per 1 minutes", 600)
+	require.Equal(t, clock.Now().Add(time.Second).UnixMilli(), reset.UnixMilli(), "a reset 1 s away unless the fault says")
+	a := postForm(t, srv, ccForm())
+	requireToken(t, a)
+	require.Equal(t, "50", a.header.Get("X-Spike-Arrest-Limit"), "the spike arrest runs on an answer that passes")
+
+	srv.InjectFault(fakeresamania.Fault{Status: http.StatusTooManyRequests, Limit: fakeresamania.LimitQuota, ResetIn: 3 * time.Hour, Count: 1})
+	reset = requireLimited(t, postForm(t, srv, ccForm()), clock.Now(), "X-Quota",
+		"Quota exceeded ! You reach the limit of 5000 requests per 1 days", 5000)
+	require.Equal(t, clock.Now().Add(3*time.Hour).UnixMilli(), reset.UnixMilli())
+
+	srv.SetGatewayLimits(fakeresamania.GatewayLimits{RatePerMinute: 600, DailyQuota: 5000}) // no spike arrest in the plan
+	srv.InjectFault(fakeresamania.Fault{Status: http.StatusTooManyRequests, Limit: fakeresamania.LimitSpikeArrest, Count: 1})
+	reset = requireLimited(t, postForm(t, srv, ccForm()), clock.Now(), "X-Spike-Arrest",
+		"Spike limit exceeded ! You reach the limit of 16 requests per 100 ms.", 16)
+	require.LessOrEqual(t, reset.Sub(clock.Now()), 100*time.Millisecond, "within the slice")
+
+	require.Equal(t, 3, srv.GatewayRefusals(""))
+	require.Equal(t, 1, srv.TokenRequests("", ""), "the 429s never reached the OAuth server")
+	require.Len(t, srv.IssuedAccessTokens(), 1)
+
+	for _, f := range []fakeresamania.Fault{{RetryAfter: "1"}, {Body: "<html>"}, {ContentType: "text/plain"}, {AfterProcessing: true}} {
+		f.Status = http.StatusTooManyRequests
+		require.Panics(t, func() { srv.InjectFault(f) }, "Gravitee never sends %+v", f)
+	}
 }
 
 func TestGatewayLimitsCountPerKeyAcrossChains(t *testing.T) {

@@ -72,6 +72,7 @@ func New(opts Options) *Server {
 		access:  map[string]accessToken{},
 		refresh: map[string]*grantRecord{},
 		codes:   map[string]*grantRecord{},
+		gateway: gatewayState{limits: DefaultGatewayLimits},
 	}
 }
 

@@ -23,7 +23,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, clientToken 
 		status = refused
 		writeRaw(w, status, "application/json", body)
 	} else {
-		status = s.answerToken(w, r, clientToken, form)
+		status = s.answerToken(w, r, rec, form)
 	}
 	s.setStatus(rec, status)
 	// client_token and grant_type only: the form holds secrets.
@@ -31,7 +31,8 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, clientToken 
 }
 
 // answerToken writes the answer, faults included, and returns its status.
-func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, clientToken string, form url.Values) int {
+func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, rec *RecordedRequest, form url.Values) int {
+	clientToken := rec.ClientToken
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		// FOSOAuthServerBundle's token route takes GET and POST.
 		w.Header().Set("Allow", "GET, POST")
@@ -41,9 +42,12 @@ func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, clientToken
 	f := s.takeFault(form.Get("grant_type"))
 	f.gate(BeforeProcessing, form, nil, w.Header())
 	if f != nil && !f.AfterProcessing {
-		if !s.pause(r, f.Delay) {
+		if !s.pause(r, f) {
 			resetConnection(w)
 			return 0
+		}
+		if f.Status == http.StatusTooManyRequests {
+			return s.faultRefusal(rec, w.Header(), f).write(w)
 		}
 		if f.answersInstead() {
 			return writeFaultAnswer(w, f)
@@ -66,7 +70,7 @@ func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, clientToken
 
 	if f.AfterProcessing {
 		// The grant has happened: whatever goes wrong now loses its answer.
-		if !s.pause(r, f.Delay) {
+		if !s.pause(r, f) {
 			resetConnection(w)
 			return 0
 		}

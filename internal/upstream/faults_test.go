@@ -14,7 +14,7 @@ import (
 
 // faultCase is one way the token endpoint misbehaves, and what the client
 // must make of it. The env's Config has MaxAttempts 2 and AttemptTimeout
-// 500ms unless cfg changes them.
+// 10s unless cfg changes them.
 type faultCase struct {
 	name  string
 	opts  fakeresamania.Options
@@ -30,83 +30,76 @@ type faultCase struct {
 	reachesOA bool     // the request reaches the OAuth server (counted by TokenRequests)
 	sent      bool     // Error.Sent
 
-	// Durations for one attempt, and for a grant that retries (defaults: the same).
-	minDur, maxDur     time.Duration
-	minRetry, maxRetry time.Duration
-	success            bool
+	// The least time one attempt, and a grant that retries, takes (defaults:
+	// the same). No upper bound: a loaded machine is slow, and how many
+	// requests were sent says whether the client waited or retried.
+	minDur, minRetry time.Duration
+	success          bool
 }
 
 func faultCases() []faultCase {
-	const slow = 500 * time.Millisecond
 	return []faultCase{
 		{
 			name: "500 HTML", fault: &fakeresamania.Fault{Status: 500},
 			kind: KindTransient, status: 500, msg: []string{"HTTP 500", "text/html"}, reachesOA: true, sent: true,
-			maxDur: slow, maxRetry: 1500 * time.Millisecond,
 		},
 		{
 			name: "502 plain text", fault: &fakeresamania.Fault{Status: 502, Body: "Bad Gateway", ContentType: "text/plain"},
 			kind: KindTransient, status: 502, msg: []string{"HTTP 502", "text/plain"}, reachesOA: true, sent: true,
-			maxDur: slow, maxRetry: 1500 * time.Millisecond,
 		},
 		{
 			// Retry-After is honoured: the retry waits the second asked for.
 			name: "503 Retry-After 1", fault: &fakeresamania.Fault{Status: 503, RetryAfter: "1"},
-			kind: KindTransient, status: 503, msg: []string{"HTTP 503", "Retry-After 1s"}, reachesOA: true, sent: true,
-			maxDur: slow, minRetry: time.Second, maxRetry: 2500 * time.Millisecond,
+			kind: KindTransient, status: 503, msg: []string{"HTTP 503", "Retry-After 1s"}, reachesOA: true, sent: true, minRetry: time.Second,
 		},
 		{
-			name: "429 Retry-After 1", fault: &fakeresamania.Fault{Status: 429, RetryAfter: "1", Body: "Too many requests", ContentType: "text/plain"},
-			kind: KindTransient, status: 429, msg: []string{"HTTP 429", "Retry-After 1s"}, reachesOA: true, sent: true,
-			maxDur: slow, minRetry: time.Second, maxRetry: 2500 * time.Millisecond,
+			// Gravitee's 429: no Retry-After, the rate limit's reset 1 s away,
+			// waited for; the gateway answered, the OAuth server never saw it.
+			name: "429 from the gateway", fault: &fakeresamania.Fault{Status: 429},
+			kind: KindTransient, status: 429, msg: []string{"its rate limit is reached until", "HTTP 429"}, sent: true, minRetry: 900 * time.Millisecond,
 		},
 		{
 			name: "slower than AttemptTimeout", fault: &fakeresamania.Fault{Delay: 5 * time.Second},
 			cfg:  func(c *Config) { c.AttemptTimeout = 300 * time.Millisecond },
 			kind: KindTransient, msg: []string{"no answer within 300ms"}, reachesOA: true, sent: true,
-			minDur: 300 * time.Millisecond, maxDur: 1500 * time.Millisecond,
-			minRetry: 600 * time.Millisecond, maxRetry: 2500 * time.Millisecond,
+			minDur: 300 * time.Millisecond, minRetry: 600 * time.Millisecond,
 		},
 		{
 			name: "connection reset", fault: &fakeresamania.Fault{Reset: true},
 			kind: KindTransient, msg: []string{"Resamania is unavailable"}, reachesOA: true, sent: true,
-			maxDur: slow, maxRetry: 1500 * time.Millisecond,
 		},
 		{
 			// The server granted, then the answer was cut in transit.
 			name: "truncated body", fault: &fakeresamania.Fault{Truncate: true},
 			kind: KindTransient, status: 200, msg: []string{"HTTP 200", "cut short"}, reachesOA: true, sent: true,
-			maxDur: slow, maxRetry: 1500 * time.Millisecond,
 		},
 		{
 			name: "200 garbage", fault: &fakeresamania.Fault{Garbage: true},
 			kind: KindProtocol, status: 200, msg: []string{"HTTP 200", "text/html"}, reachesOA: true, sent: true,
-			maxDur: slow,
 		},
 		{
 			name: "200 without access_token", fault: &fakeresamania.Fault{Override: map[string]any{"access_token": nil}},
 			kind: KindProtocol, status: 200, msg: []string{"HTTP 200 without an access_token"}, reachesOA: true, sent: true,
-			maxDur: slow,
 		},
 		{
 			name: "400 invalid_client, null description",
 			fault: &fakeresamania.Fault{Status: 400, ContentType: "application/json",
 				Body: `{"error":"invalid_client","error_description":null}`},
 			kind: KindRejected, status: 400, code: "invalid_client", msg: []string{"rejected the request: invalid_client"},
-			reachesOA: true, sent: true, maxDur: slow,
+			reachesOA: true, sent: true,
 		},
 		{
 			name: "400 invalid_grant",
 			fault: &fakeresamania.Fault{Status: 400, ContentType: "application/json",
 				Body: `{"error":"invalid_grant","error_description":"Invalid refresh token"}`},
 			kind: KindRejected, status: 400, code: "invalid_grant", desc: "Invalid refresh token", msg: []string{"invalid_grant (Invalid refresh token)"},
-			reachesOA: true, sent: true, maxDur: slow,
+			reachesOA: true, sent: true,
 		},
 		{
 			// The gateway answers before the OAuth server sees anything.
 			name: "401 from the gateway", opts: fakeresamania.Options{GatewayKey: "gateway-Key-9d8c7b"},
 			cfg:  func(c *Config) { c.APIKey = "" },
-			kind: KindGateway, status: 401, msg: []string{"HTTP 401", "api_key"}, sent: true, maxDur: slow,
+			kind: KindGateway, status: 401, msg: []string{"HTTP 401", "api_key"}, sent: true,
 		},
 		{
 			name: "307 redirect to another host",
@@ -121,7 +114,6 @@ func faultCases() []faultCase {
 			},
 			fault: &fakeresamania.Fault{},
 			kind:  KindProtocol, status: 307, msg: []string{"HTTP 307 redirect", "refused"}, reachesOA: true, sent: true,
-			maxDur: slow,
 		},
 		{
 			name: "302 redirect to another host",
@@ -136,21 +128,19 @@ func faultCases() []faultCase {
 			},
 			fault: &fakeresamania.Fault{Status: 302},
 			kind:  KindProtocol, status: 302, msg: []string{"HTTP 302 redirect"}, reachesOA: true, sent: true,
-			maxDur: slow,
 		},
 		{
 			name: "untrusted TLS certificate", opts: fakeresamania.Options{TLS: true},
 			cfg:  func(c *Config) { c.CAPEM = "" },
-			kind: KindTLS, msg: []string{"not trusted", "ca_pem"}, maxDur: slow,
+			kind: KindTLS, msg: []string{"not trusted", "ca_pem"},
 		},
 		{
 			name: "TLS with ca_pem", opts: fakeresamania.Options{TLS: true},
-			success: true, reachesOA: true, maxDur: slow,
+			success: true, reachesOA: true,
 		},
 		{
 			name: "body over 1 MB", fault: &fakeresamania.Fault{Oversize: 2 << 20},
 			kind: KindProtocol, status: 200, msg: []string{"HTTP 200", "larger than 256 KiB"}, reachesOA: true, sent: true,
-			maxDur: 2 * time.Second,
 		},
 	}
 }
@@ -186,8 +176,10 @@ func runFault(t *testing.T, fc faultCase, g grant) {
 		e.srv.InjectFault(f)
 	}
 
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
 	start := time.Now()
-	tok, err := call(context.Background(), c)
+	tok, err := call(ctx, c)
 	took := time.Since(start)
 	if check != nil {
 		check(t, err)
@@ -195,17 +187,11 @@ func runFault(t *testing.T, fc faultCase, g grant) {
 
 	// A 429 was refused unprocessed: every grant may retry it.
 	retried := (g.retries || fc.status == 429) && fc.kind == KindTransient && fc.sent
-	minDur, maxDur := fc.minDur, fc.maxDur
-	if retried {
-		if fc.minRetry > 0 {
-			minDur = fc.minRetry
-		}
-		if fc.maxRetry > 0 {
-			maxDur = fc.maxRetry
-		}
+	minDur := fc.minDur
+	if retried && fc.minRetry > 0 {
+		minDur = fc.minRetry
 	}
 	require.GreaterOrEqual(t, took, minDur, "returned too soon")
-	require.Less(t, took, maxDur, "took too long")
 
 	if fc.success {
 		require.NoError(t, err)
@@ -283,9 +269,9 @@ func TestAfterProcessing(t *testing.T) {
 				e.srv.InjectFault(fault)
 				c := e.client(func(c *Config) { c.MaxAttempts = 4; c.AttemptTimeout = 300 * time.Millisecond })
 
-				start := time.Now()
-				_, err := call(context.Background(), c)
-				require.Less(t, time.Since(start), 2*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+				defer cancel()
+				_, err := call(ctx, c)
 				ue := asError(t, err)
 				require.Equal(t, f.kind, ue.Kind, "error: %s", err)
 				require.True(t, ue.Sent)

@@ -70,11 +70,9 @@ func TestSpikeArrestRefusalWithEveryPolicysHeadersCostsOneShortWait(t *testing.T
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 
-	start := time.Now()
 	tok, err := g.client(t, "c1", holds, nil).ClientCredentials(ctx)
-	require.NoError(t, err)
+	require.NoError(t, err, "a wait of the spike's slice, not of the quota's day or the rate limit's 40 s, which are not waited for")
 	require.Equal(t, "tok", tok.AccessToken)
-	require.Less(t, time.Since(start), 2*time.Second, "a wait of the spike's slice, not of the quota's day")
 	require.Equal(t, int32(2), g.requests.Load(), "one 429, then one request once the slice ended")
 	require.Len(t, told, 1)
 	require.Equal(t, "spike arrest", told[0].Limit)

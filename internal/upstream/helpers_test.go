@@ -26,6 +26,13 @@ const (
 	testMember   = "alice"
 )
 
+// hangGuard is the deadline of a call whose duration a test does not
+// judge: only a hang reaches it, and it is longer than any wait the client
+// may choose (a Retry-After of up to 120 s in the tests), so it never
+// decides what the client does. How long a call took is never checked
+// against an upper bound: under -race on a loaded machine anything is slow.
+const hangGuard = 3 * time.Minute
+
 // env is one fake Resamania with one client, and the Config that reaches it.
 type env struct {
 	t   *testing.T
@@ -58,7 +65,7 @@ func newEnv(t *testing.T, opts fakeresamania.Options, client ...func(*fakeresama
 		ClientSecret:   testSecret,
 		APIKey:         testAPIKey,
 		CAPEM:          srv.CACertPEM(),
-		AttemptTimeout: 500 * time.Millisecond,
+		AttemptTimeout: 10 * time.Second, // the default: a TLS handshake under -race on a loaded machine may take a second; tests of slowness set their own
 		MaxAttempts:    2,
 		UserAgent:      "upstream-test/1",
 	}

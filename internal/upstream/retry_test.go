@@ -27,44 +27,44 @@ func TestRetryClientCredentials(t *testing.T) {
 		timeout     time.Duration // the caller's deadline; 0 for none
 		cfg         func(*Config)
 
-		requests       int  // token requests the fake received
-		ok             bool // the call succeeded
-		kind           Kind
-		minDur, maxDur time.Duration
+		requests int  // token requests the fake received
+		ok       bool // the call succeeded
+		kind     Kind
+		minDur   time.Duration // the least the call takes; no upper bound, the request count tells
 	}{
 		{name: "503 once, then success", faults: []fakeresamania.Fault{{Status: 503, Count: 1}},
-			requests: 2, ok: true, maxDur: 1500 * time.Millisecond},
+			requests: 2, ok: true},
 		{name: "502 twice, then success", faults: []fakeresamania.Fault{{Status: 502, Count: 2}},
-			requests: 3, ok: true, minDur: 375 * time.Millisecond, maxDur: 2 * time.Second},
+			requests: 3, ok: true, minDur: 375 * time.Millisecond},
 		{name: "reset once, then success", faults: []fakeresamania.Fault{{Reset: true, Count: 1}},
-			requests: 2, ok: true, maxDur: 1500 * time.Millisecond},
+			requests: 2, ok: true},
 		{name: "truncated once, then success", faults: []fakeresamania.Fault{{Truncate: true, Count: 1}},
-			requests: 2, ok: true, maxDur: 1500 * time.Millisecond},
+			requests: 2, ok: true},
 		{name: "slow once, then success", faults: []fakeresamania.Fault{{Delay: 5 * time.Second, Count: 1}},
 			cfg:      func(c *Config) { c.AttemptTimeout = 300 * time.Millisecond },
-			requests: 2, ok: true, minDur: 300 * time.Millisecond, maxDur: 2 * time.Second},
-		{name: "429 Retry-After 1, then success", faults: []fakeresamania.Fault{{Status: 429, RetryAfter: "1", Count: 1}},
-			requests: 2, ok: true, minDur: time.Second, maxDur: 2500 * time.Millisecond},
+			requests: 2, ok: true, minDur: 300 * time.Millisecond},
+		{name: "gateway 429, then success once its window ends", faults: []fakeresamania.Fault{{Status: 429, Count: 1}},
+			requests: 1, ok: true, minDur: 900 * time.Millisecond},
 		{name: "503 always: MaxAttempts 3", faults: []fakeresamania.Fault{{Status: 503}}, maxAttempts: 3,
-			requests: 3, kind: KindTransient, minDur: 375 * time.Millisecond, maxDur: 2500 * time.Millisecond},
+			requests: 3, kind: KindTransient, minDur: 375 * time.Millisecond},
 		{name: "MaxAttempts 1: no retry", faults: []fakeresamania.Fault{{Status: 503, Count: 1}}, maxAttempts: 1,
-			requests: 1, kind: KindTransient, maxDur: 500 * time.Millisecond},
+			requests: 1, kind: KindTransient},
 		{name: "Retry-After beyond 30 s: not waited for", faults: []fakeresamania.Fault{{Status: 503, RetryAfter: "120", Count: 1}},
-			requests: 1, kind: KindTransient, maxDur: 500 * time.Millisecond},
+			requests: 1, kind: KindTransient},
 		{name: "no room for a retry before the deadline", faults: []fakeresamania.Fault{{Status: 503, Count: 1}},
-			timeout: 600 * time.Millisecond, requests: 1, kind: KindTransient, maxDur: 500 * time.Millisecond},
+			timeout: 600 * time.Millisecond, requests: 1, kind: KindTransient},
 		{name: "the caller's deadline ends a slow attempt", faults: []fakeresamania.Fault{{Delay: 5 * time.Second}},
 			cfg:     func(c *Config) { c.AttemptTimeout = 2 * time.Second },
-			timeout: 300 * time.Millisecond, requests: 1, kind: KindTransient, minDur: 300 * time.Millisecond, maxDur: time.Second},
+			timeout: 300 * time.Millisecond, requests: 1, kind: KindTransient, minDur: 300 * time.Millisecond},
 		{name: "invalid_client: not retried", faults: []fakeresamania.Fault{jsonErr("invalid_client")},
-			requests: 1, kind: KindRejected, maxDur: 500 * time.Millisecond},
+			requests: 1, kind: KindRejected},
 		{name: "invalid_scope: not retried", faults: []fakeresamania.Fault{jsonErr("invalid_scope")},
-			requests: 1, kind: KindRejected, maxDur: 500 * time.Millisecond},
+			requests: 1, kind: KindRejected},
 		{name: "garbage: not retried", faults: []fakeresamania.Fault{{Garbage: true, Count: 1}},
-			requests: 1, kind: KindProtocol, maxDur: 500 * time.Millisecond},
+			requests: 1, kind: KindProtocol},
 		{name: "gateway 401: not retried", opts: fakeresamania.Options{GatewayKey: "gateway-Key-9d8c7b"},
 			cfg:      func(c *Config) { c.APIKey = "wrong-key" },
-			requests: 0, kind: KindGateway, maxDur: 500 * time.Millisecond},
+			requests: 0, kind: KindGateway},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,17 +81,15 @@ func TestRetryClientCredentials(t *testing.T) {
 					tc.cfg(c)
 				}
 			})
-			ctx := context.Background()
+			timeout := hangGuard
 			if tc.timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tc.timeout)
-				defer cancel()
+				timeout = tc.timeout
 			}
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
 			start := time.Now()
 			tok, err := c.ClientCredentials(ctx)
-			took := time.Since(start)
-			require.GreaterOrEqual(t, took, tc.minDur)
-			require.Less(t, took, tc.maxDur)
+			require.GreaterOrEqual(t, time.Since(start), tc.minDur)
 			require.Equal(t, tc.requests, e.srv.TokenRequests("", ""))
 			if tc.ok {
 				require.NoError(t, err)
@@ -126,9 +124,9 @@ func TestNoRetryOnceSent(t *testing.T) {
 				e.srv.InjectFault(f.fault)
 				c := e.client(func(c *Config) { c.MaxAttempts = 4; c.AttemptTimeout = 300 * time.Millisecond })
 
-				start := time.Now()
-				_, err := call(context.Background(), c)
-				require.Less(t, time.Since(start), 900*time.Millisecond, "no retry, no Retry-After wait")
+				ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+				defer cancel()
+				_, err := call(ctx, c)
 				ue := asError(t, err)
 				require.Equal(t, KindTransient, ue.Kind, "error: %s", err)
 				require.True(t, ue.Sent)
@@ -142,20 +140,22 @@ func TestNoRetryOnceSent(t *testing.T) {
 }
 
 // TestSingleUseGrantRetriedAfter429: a 429 is refused before processing (RFC
-// 6585), so a refresh or code exchange is sent again after Retry-After.
+// 6585), so a refresh or code exchange is sent again once the gateway's
+// window ends (its -Reset header: Gravitee sends no Retry-After).
 func TestSingleUseGrantRetriedAfter429(t *testing.T) {
 	for _, g := range grants[1:] {
 		t.Run(g.name, func(t *testing.T) {
 			e := newEnv(t, fakeresamania.Options{})
 			call, _ := g.prepare(e)
-			e.srv.InjectFault(fakeresamania.Fault{Status: 429, RetryAfter: "1", Count: 1})
+			e.srv.InjectFault(fakeresamania.Fault{Status: 429, Count: 1})
 			c := e.client(func(c *Config) { c.MaxAttempts = 4 })
 			start := time.Now()
 			tok, err := call(context.Background(), c)
 			require.NoError(t, err)
 			require.NotEmpty(t, tok.AccessToken)
-			require.GreaterOrEqual(t, time.Since(start), time.Second, "Retry-After honoured")
-			require.Equal(t, 2, e.srv.TokenRequests("", ""))
+			require.GreaterOrEqual(t, time.Since(start), 900*time.Millisecond, "the window's end waited for")
+			require.Equal(t, 1, e.srv.GatewayRefusals(e.cfg.APIKey), "one 429")
+			require.Equal(t, 1, e.srv.TokenRequests("", ""), "then the grant, once")
 		})
 	}
 }
@@ -182,8 +182,10 @@ func TestRetryBeforeSending(t *testing.T) {
 				c.TokenURL = TokenURL("http://"+addr, testChain)
 				c.MaxAttempts = 3
 			})
+			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+			defer cancel()
 			start := time.Now()
-			_, err := call(context.Background(), c)
+			_, err := call(ctx, c)
 			took := time.Since(start)
 			ue := asError(t, err)
 			require.Equal(t, KindTransient, ue.Kind)
@@ -193,7 +195,6 @@ func TestRetryBeforeSending(t *testing.T) {
 			require.Contains(t, err.Error(), "connection refused")
 			require.Contains(t, err.Error(), "after 3 attempts")
 			require.GreaterOrEqual(t, took, 375*time.Millisecond, "backoff between attempts")
-			require.Less(t, took, 2*time.Second)
 			require.Zero(t, e.srv.TokenRequests("", ""))
 			requireNoSecret(t, err, spent)
 		})
