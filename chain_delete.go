@@ -21,16 +21,14 @@ type chainDeletion struct{ credentials, contacts int }
 // work under way on the chain (a refresh, a sign-in, a contact write, a
 // mint) ends first, and none starts until the cascade is done, when it finds
 // no chain. So nothing is stored under the chain after its last listing, and
-// a chain configured again starts from nothing. The config goes first: a
-// cascade cut short leaves entries without a config, which a second delete,
-// or the next start (removeOrphans), removes.
+// a chain configured again starts from nothing. The config goes last: a
+// cascade that storage cuts short leaves the chain configured, and the
+// error says to delete it again; it never leaves entries that a config
+// written again would adopt.
 func (b *backend) deleteChain(ctx context.Context, s logical.Storage, chain string) (chainDeletion, error) {
 	defer b.guards.exclusive(chain)()
 	defer b.forgetChain(chain)
 	var done chainDeletion
-	if err := b.chains.change(chain, func() error { return deleteKey(ctx, s, configKey(chain)) }); err != nil {
-		return done, err
-	}
 	for _, prefix := range chainScopedPrefixes {
 		n, err := countAndDeleteUnder(ctx, s, chainDir(prefix, chain))
 		if err != nil {
@@ -43,7 +41,10 @@ func (b *backend) deleteChain(ctx context.Context, s logical.Storage, chain stri
 			done.contacts = n
 		}
 	}
-	return done, deleteKey(ctx, s, chainTokenKey(chain))
+	if err := deleteKey(ctx, s, chainTokenKey(chain)); err != nil {
+		return done, err
+	}
+	return done, b.chains.change(chain, func() error { return deleteKey(ctx, s, configKey(chain)) })
 }
 
 // forgetChain drops what memory holds of a deleted chain: its tokens of

@@ -104,7 +104,10 @@ func (b *backend) commitConfigWrite(ctx context.Context, s logical.Storage, chai
 		committed = true
 		if w.verified != nil {
 			// The verified token serves the first read: no second request.
-			return putJSON(ctx, s, chainTokenKey(chain), "the verified token", w.verified)
+			// Only a cache: the config is stored, so the write stands.
+			if err := putJSON(ctx, s, chainTokenKey(chain), "the verified token", w.verified); err != nil {
+				b.Logger().Warn("could not keep the token that verified the config; the first read mints another", "chain", chain, "error", err)
+			}
 		}
 		// A token minted with the old client is stale by its fingerprint
 		// (staleForConfig), whatever its scope.

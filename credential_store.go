@@ -105,6 +105,11 @@ func (st *credentialStore) fenceSignIn(ctx context.Context, s logical.Storage, k
 		undo = func() error { return st.delete(context.WithoutCancel(ctx), s, key) }
 	}
 	if err := st.fence(ctx, s, key, c, grant, secret, now); err != nil {
+		// Nothing is sent, but the placeholder's write may have committed
+		// all the same: it must not say a sign-in was sent.
+		if uerr := undo(); uerr != nil {
+			err = fmt.Errorf("%w; and removing its placeholder failed: %v", err, uerr)
+		}
 		return nil, err
 	}
 	return undo, nil
@@ -210,14 +215,16 @@ func (st *credentialStore) forgetChain(chain string) {
 	st.index.invalidate()
 }
 
-// delete forgets a credential, held or stored.
+// delete forgets a credential, stored and held. A held one is forgotten
+// only once storage's is gone: were the delete refused, storage would still
+// hold an older, spent refresh token, and the held one is its successor.
 func (st *credentialStore) delete(ctx context.Context, s logical.Storage, key string) error {
-	st.mu.Lock()
-	delete(st.held, key)
-	st.mu.Unlock()
 	if err := s.Delete(ctx, key); err != nil {
 		return fmt.Errorf("deleting credential %q: %w", key, err)
 	}
+	st.mu.Lock()
+	delete(st.held, key)
+	st.mu.Unlock()
 	st.index.forget(key)
 	return nil
 }

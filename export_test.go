@@ -10,15 +10,16 @@ import "time"
 var NewBackend = newBackend
 
 // TokenCacheSizes counts the token cache's entries, and those of them that
-// hold a token or have a flight under way: once nothing runs, an entry with
-// neither is memory the cache should have let go.
+// hold a token, have a flight under way or bar a blocked key's stored token
+// (a credential that needs a sign-in: bounded by the stored credentials):
+// once nothing runs, any other entry is memory the cache should have let go.
 func (b *backend) TokenCacheSizes() (entries, inUse int) {
 	c := b.tokens
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, e := range c.entries {
 		entries++
-		if e.token != nil || e.flight != nil {
+		if e.token != nil || e.flight != nil || (e.failure != nil && keyBlocked(e.failure)) {
 			inUse++
 		}
 	}

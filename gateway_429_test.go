@@ -71,15 +71,13 @@ func TestCodeExchangeMeetingAGateway429SpendsNothing(t *testing.T) {
 	env.signIn(t) // the member's credential, which a second sign-in would replace
 	held := lastStoredRefreshToken(t, env)
 
-	resp, err := env.request(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"redirect_uri": testRedirect})
-	require.NoError(t, err)
-	require.False(t, resp.IsError(), "%v", resp)
-	code, state, err := env.fake.SignInAsMember(resp.Data["url"].(string), testMember, "SENTINEL-member-password")
+	loginURL, _ := env.issueState(t, testMember, testRedirect)
+	code, state, err := env.fake.SignInAsMember(loginURL, testMember, "SENTINEL-member-password")
 	require.NoError(t, err)
 	env.fake.ResetCounters()
 	env.fake.InjectFault(rateLimited(fakeresamania.GrantAuthorizationCode))
 
-	resp, err = env.request(logical.CreateOperation, credPath, map[string]any{"code": code, "redirect_uri": testRedirect, "state": state})
+	resp, err := env.request(logical.CreateOperation, credPath, map[string]any{"code": code, "redirect_uri": testRedirect, "state": state})
 	msg := ""
 	if err != nil {
 		msg = err.Error()

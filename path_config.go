@@ -351,7 +351,7 @@ func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d 
 	}
 	done, err := b.deleteChain(ctx, req.Storage, chain)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the deletion of chain %q stopped before its end (%w): its config is deleted last, so the chain may still be configured; delete it again", chain, err)
 	}
 	if warnings := done.warnings(chain); len(warnings) > 0 {
 		return &logical.Response{Warnings: warnings}, nil

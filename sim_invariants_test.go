@@ -200,7 +200,7 @@ func (w *world) checkMemory(fail func(kind, format string, args ...any)) {
 		fail("(d) credentials held in memory after a tick with working storage", "%s", strings.Join(held, ", "))
 	}
 	if entries, inUse := n.b.TokenCacheSizes(); entries > inUse {
-		fail("(d) token cache entries without a token or a flight", "%d entries, %d with a token or a flight", entries, inUse)
+		fail("(d) token cache entries without a token, a flight or a block", "%d entries, %d with a token, a flight or a block", entries, inUse)
 	}
 }
 

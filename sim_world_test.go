@@ -86,6 +86,16 @@ type world struct {
 	standby *node    // guarded by mu: gets the invalidations
 	cur     *stepRun // guarded by mu: the step running
 	secrets []string // guarded by mu: what no log line may hold, besides what the fake issued
+
+	// configWrites counts each chain's config writes that succeeded, so a
+	// write can tell whether another one configured the chain meanwhile.
+	configWrites sync.Map // chain -> *atomic.Int64
+}
+
+// configWritesOf is the count of chain's successful config writes.
+func (w *world) configWritesOf(chain string) *atomic.Int64 {
+	n, _ := w.configWrites.LoadOrStore(chain, new(atomic.Int64))
+	return n.(*atomic.Int64)
 }
 
 // stepRun is one step as it runs: the cancel of its caller's context, for a

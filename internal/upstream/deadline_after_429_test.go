@@ -20,8 +20,7 @@ func TestGrantCutByTheDeadlineAfterA429MaySpend(t *testing.T) {
 		t.Run(g.name, func(t *testing.T) {
 			e := newEnv(t, fakeresamania.Options{})
 			call, spent := g.prepare(e)
-			e.srv.InjectFault(fakeresamania.Fault{Status: 429, Count: 1, ContentType: "application/json",
-				Body: `{"message":"Spike limit exceeded ! You reach the limit of 16 requests per 100 ms.","http_status_code":429}`})
+			e.srv.InjectFault(fakeresamania.Fault{Status: 429, Limit: fakeresamania.LimitSpikeArrest, Count: 1})
 			e.srv.InjectFault(fakeresamania.Fault{AfterProcessing: true, Delay: time.Minute, Count: 1})
 			c := e.client(func(c *Config) { c.MaxAttempts = 4; c.AttemptTimeout = time.Minute })
 			ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
@@ -29,7 +28,8 @@ func TestGrantCutByTheDeadlineAfterA429MaySpend(t *testing.T) {
 
 			_, err := call(ctx, c)
 			ue := asError(t, err)
-			require.Equal(t, 2, e.srv.TokenRequests("", g.grantType), "the 429, then the attempt the deadline cut")
+			require.Equal(t, 1, e.srv.GatewayRefusals(testAPIKey), "the 429")
+			require.Equal(t, 1, e.srv.TokenRequests("", g.grantType), "then the attempt the deadline cut")
 			require.True(t, ue.Sent)
 			require.True(t, MaySpendGrant(err), "the second attempt was processed: %v", err)
 			require.NotContains(t, err.Error(), "Spike", "the 429 is not what happened to the grant")
