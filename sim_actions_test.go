@@ -38,7 +38,7 @@ var actions = []actionKind{
 	{"delete-config", 3, deleteConfig},
 	{"write-contact", 3, writeContact},
 	{"delete-contact", 1, deleteContact},
-	{"sign-in", 9, func(g *gen) act { return signIn(g, g.r.IntN(2) == 0) }},
+	{"sign-in", 9, func(g *gen) act { return signIn(g, g.r.IntN(5) != 0) }}, // one in five without a state: refused
 	{"import-refresh-token", 4, importRefreshToken},
 	{"delete-cred", 2, deleteCred},
 	{"tick", 5, tick},
@@ -53,7 +53,7 @@ var actions = []actionKind{
 var nestedActions = []actionKind{
 	{"delete-config", 8, deleteConfig},
 	{"recreate-and-sign-in", 3, recreateAndSignIn},
-	{"sign-in", 3, func(g *gen) act { return signIn(g, false) }},
+	{"sign-in", 3, func(g *gen) act { return signIn(g, true) }},
 	{"write-contact", 2, writeContact},
 	{"read-club-token", 2, readClubToken},
 	{"read-cred-forced", 3, func(g *gen) act { return readCred(g, simTokenLife-1) }},
