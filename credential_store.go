@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -204,13 +203,8 @@ func (st *credentialStore) heldKeys() []string {
 // forgetChain forgets what memory holds of a deleted chain's credentials:
 // the held ones (storage has none any more) and the keep-alive's index.
 func (st *credentialStore) forgetChain(chain string) {
-	prefix := chainDir(credsStoragePrefix, chain)
 	st.mu.Lock()
-	for key := range st.held {
-		if strings.HasPrefix(key, prefix) {
-			delete(st.held, key)
-		}
-	}
+	deleteUnderPrefix(st.held, chainDir(credsStoragePrefix, chain))
 	st.mu.Unlock()
 	st.index.invalidate()
 }

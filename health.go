@@ -2,7 +2,6 @@ package resamania
 
 import (
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
@@ -112,11 +111,7 @@ func (h *healthBook) forget(subject string) {
 func (h *healthBook) forgetPrefix(prefix string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for subject := range h.subjects {
-		if strings.HasPrefix(subject, prefix) {
-			delete(h.subjects, subject)
-		}
-	}
+	deleteUnderPrefix(h.subjects, prefix)
 }
 
 // reset drops every record (the mount is being unloaded).

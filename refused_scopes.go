@@ -2,7 +2,6 @@ package resamania
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 )
@@ -93,11 +92,7 @@ func (r *refusedScopes) forget(key string) {
 func (r *refusedScopes) forgetPrefix(prefix string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for key := range r.refusals {
-		if strings.HasPrefix(key, prefix) {
-			delete(r.refusals, key)
-		}
-	}
+	deleteUnderPrefix(r.refusals, prefix)
 }
 
 // count is how many refusals are remembered.

@@ -70,6 +70,16 @@ func contactKey(chain, name string) string { return chainDir(contactsStoragePref
 // credKey is creds/<client_token>/<name>.
 func credKey(chain, name string) string { return chainDir(credsStoragePrefix, chain) + name }
 
+// deleteUnderPrefix deletes from m, an in-memory view keyed like storage,
+// every key under prefix (a chain's, a deleted chain's credentials).
+func deleteUnderPrefix[V any](m map[string]V, prefix string) {
+	for key := range m {
+		if strings.HasPrefix(key, prefix) {
+			delete(m, key)
+		}
+	}
+}
+
 // credKeyChain is the chain of a credential's key.
 func credKeyChain(key string) string {
 	chain, _, _ := strings.Cut(strings.TrimPrefix(key, credsStoragePrefix), "/")
