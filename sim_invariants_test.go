@@ -121,6 +121,15 @@ func (w *world) checkLiveTokensKept(creds map[string]storedCred, holder map[stri
 	for _, l := range f.lost {
 		lost[l.issued] = l
 	}
+	// An answer lost in transit without a fault: its client had hung up
+	// (its own timeout, on a loaded machine) by the time it was written.
+	for _, r := range w.fake.Requests() {
+		if r.ClientGone && r.IssuedRefreshToken != "" {
+			if _, known := lost[r.IssuedRefreshToken]; !known {
+				lost[r.IssuedRefreshToken] = lostAnswer{grant: r.GrantType, spent: spentSecret(r.GrantType, r.Form.Get), issued: r.IssuedRefreshToken}
+			}
+		}
+	}
 	imports := f.imports
 	lineages := f.lineages
 	f.mu.Unlock()

@@ -22,6 +22,12 @@ type RecordedRequest struct {
 	RemoteAddr    string
 	Header        http.Header
 	Form          url.Values // parsed body, secrets included: tests inspect them
+	// IssuedRefreshToken is the refresh token the grant issued, when it
+	// succeeded; ClientGone says the client had hung up by the time the
+	// answer was written (its own timeout, a lost connection): that answer,
+	// and its refresh token, never reached it.
+	IssuedRefreshToken string
+	ClientGone         bool
 }
 
 // record appends a request as it arrives; setStatus completes it.
@@ -45,11 +51,18 @@ func (s *Server) record(r *http.Request, clientToken string, form url.Values, js
 	return rec
 }
 
-func (s *Server) setStatus(rec *RecordedRequest, status int) {
+func (s *Server) setStatus(rec *RecordedRequest, status int, clientGone bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec.Status = status
 	rec.Answered = s.now()
+	rec.ClientGone = clientGone
+}
+
+func (s *Server) setIssued(rec *RecordedRequest, refreshToken string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec.IssuedRefreshToken = refreshToken
 }
 
 // TokenRequests counts token requests that reached the OAuth server,

@@ -25,7 +25,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, clientToken 
 	} else {
 		status = s.answerToken(w, r, rec, form)
 	}
-	s.setStatus(rec, status)
+	s.setStatus(rec, status, r.Context().Err() != nil)
 	// client_token and grant_type only: the form holds secrets.
 	s.logf("fakeresamania: token request client_token=%q grant_type=%q status=%d", clientToken, rec.GrantType, status)
 }
@@ -61,6 +61,9 @@ func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, rec *Record
 		status, body = http.StatusBadRequest, oerr.body()
 	} else {
 		body, _ = json.Marshal(resp)
+		if rt, _ := resp["refresh_token"].(string); rt != "" {
+			s.setIssued(rec, rt)
+		}
 	}
 	f.gate(AfterProcessing, form, body, w.Header())
 	if f == nil {
