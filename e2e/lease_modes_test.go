@@ -52,7 +52,7 @@ func TestLeaseModesThroughTheCLI(t *testing.T) {
 	require.True(t, st.fake.AccessTokenValid(fields["access_token"].(string)))
 	require.Positive(t, fields["ttl"], "an unleased read says when to read again")
 	// Read right after the token was minted: ttl is rotation_period less the
-	// second or so since, never more.
+	// seconds since (a few on a loaded machine), never more.
 	require.LessOrEqual(t, fields["ttl"], fields["rotation_period"])
-	require.InDelta(t, fields["rotation_period"], fields["ttl"], 2)
+	require.InDelta(t, fields["rotation_period"], fields["ttl"], 5)
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func TestUpgradeRemovesWhatTheLastReleaseLeftOfDeletedChains(t *testing.T) {
 
 	// The last release, as operators ran it (it has no verify_connection).
 	st.vault.MustCLI(t, "write", configPath, "api_base_url="+st.fake.URL(), "client_id="+clientID, "client_secret="+clientSecret, "api_key="+gatewayKey)
-	st.signIn(t, member)
+	st.signInAsTheLastReleaseDid(t, member)
 	st.vault.MustCLI(t, "write", contactsPrefix+"bob", "email="+memberEmail)
 	st.vault.MustCLI(t, "delete", configPath)
 	require.JSONEq(t, `["`+member+`"]`, listOrNull(t, st, mount+"/creds/"+chain), "the last release left the credential")
@@ -47,4 +48,16 @@ func TestUpgradeRemovesWhatTheLastReleaseLeftOfDeletedChains(t *testing.T) {
 	require.JSONEq(t, `null`, listOrNull(t, st, mount+"/contacts/"+chain))
 	st.configure(t)
 	require.Contains(t, st.cliFails(t, "read", credsPath), "no credential")
+}
+
+// signInAsTheLastReleaseDid signs the member in as the last release's
+// sign-in went: auth-code-url took no name, and a chain needed no allowed
+// redirect_uris.
+func (st *stack) signInAsTheLastReleaseDid(t *testing.T, name string) {
+	t.Helper()
+	out := st.vault.MustCLI(t, "write", "-format=json", mount+"/auth-code-url/"+chain, "redirect_uri="+redirectURI)
+	var issued struct{ Data struct{ URL, State string } }
+	require.NoError(t, json.Unmarshal([]byte(out), &issued))
+	code := memberSignsIn(t, st.fake, issued.Data.URL, issued.Data.State)
+	st.vault.MustCLI(t, "write", credsPrefix+name, "code="+code, "redirect_uri="+redirectURI, "state="+issued.Data.State)
 }
