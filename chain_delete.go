@@ -37,6 +37,9 @@ func (b *backend) deleteChain(ctx context.Context, s logical.Storage, chain stri
 		switch prefix {
 		case credsStoragePrefix:
 			done.credentials = n
+			// Only now: a held credential whose stored one a cascade cut
+			// short left in storage is that one's successor, never to drop.
+			b.creds.forgetChain(chain)
 		case contactsStoragePrefix:
 			done.contacts = n
 		}
@@ -47,14 +50,15 @@ func (b *backend) deleteChain(ctx context.Context, s logical.Storage, chain stri
 	return done, b.chains.change(chain, func() error { return deleteKey(ctx, s, configKey(chain)) })
 }
 
-// forgetChain drops what memory holds of a deleted chain: its tokens of
-// every scope, its members' credentials (held ones included) and its health.
+// forgetChain drops what memory caches of a deleted chain, whether its
+// cascade ended or not (what storage still holds is read again): its tokens
+// of every scope, its members' access tokens and its health. Held
+// credentials go with their stored ones, in the cascade.
 func (b *backend) forgetChain(chain string) {
 	b.forgetChainTokens(chain)
 	credentials := chainDir(credsStoragePrefix, chain)
 	b.tokens.forgetPrefix(credentials)
 	b.health.forgetPrefix(credentials)
-	b.creds.forgetChain(chain)
 }
 
 // deleteUnder deletes every entry directly under prefix.
