@@ -239,15 +239,18 @@ func (w *world) reload() outcome {
 func (w *world) takeOver() outcome {
 	w.life.Lock()
 	defer w.life.Unlock()
+	// As Vault's step-down goes: the old active node unloads the mount
+	// before another becomes active, so two nodes never write at once; the
+	// new one serves while its Initialize runs.
 	w.mu.Lock()
 	old, next := w.active, w.standby
 	w.standby = nil
 	w.mu.Unlock()
-	w.initialize(next)
+	old.b.Cleanup(context.Background())
 	w.mu.Lock()
 	w.active = next
 	w.mu.Unlock()
-	old.b.Cleanup(context.Background())
+	w.initialize(next)
 	fresh := w.newNode()
 	w.mu.Lock()
 	w.standby = fresh
