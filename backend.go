@@ -100,6 +100,7 @@ func newBackend(now func() time.Time) *backend {
 		func() float64 { return float64(b.chains.inFlight.ShareWaits()) })
 	index := newCredentialIndex(b.chains)
 	b.creds = newCredentialStore(b.metrics.refreshTokensRotated, b.metrics.refreshAnswersLost, index)
+	b.creds.lostAfterUnload = b.logLostOnUnload
 	b.keepAliveScan = index
 	b.chains.holds.OnClose(b.storeGatewayHold)
 	b.Backend = &framework.Backend{

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -37,6 +38,13 @@ type credentialStore struct {
 
 	// index is told of every write and delete, for the keep-alive; set once.
 	index *credentialIndex
+
+	// unloaded is set once the mount's unload has saved what it could: a
+	// credential held after it (a grant whose answer came back later, on a
+	// node that lost its leadership) is lost with the process, and said so
+	// through lostAfterUnload, set once.
+	unloaded        atomic.Bool
+	lostAfterUnload func(key string)
 
 	mu   sync.Mutex
 	held map[string]*credential // guarded by mu, by storage key
@@ -167,6 +175,9 @@ func (st *credentialStore) storeOrHold(ctx context.Context, s logical.Storage, k
 	defer st.mu.Unlock()
 	if err != nil {
 		st.held[key] = c.copy()
+		if st.unloaded.Load() && st.lostAfterUnload != nil {
+			st.lostAfterUnload(key)
+		}
 		return &storageFailedError{key: key, err: err}
 	}
 	delete(st.held, key)

@@ -82,9 +82,16 @@ func (b *backend) saveHeldOnUnload(ctx context.Context) {
 		b.saveHeldCredentials(actx, b.storage)
 		cancel()
 	}
+	b.creds.unloaded.Store(true)
 	for _, key := range b.creds.heldKeys() {
-		b.Logger().Error("unloading: a rotated refresh token that storage refused is lost with this process; the member must sign in again", "credential", key)
+		b.logLostOnUnload(key)
 	}
+}
+
+// logLostOnUnload says that key's rotated refresh token, held in memory,
+// goes with the unloaded instance.
+func (b *backend) logLostOnUnload(key string) {
+	b.Logger().Error("unloading: a rotated refresh token that storage refused is lost with this process; the member must sign in again", "credential", key)
 }
 
 func (b *backend) ownsStorage() bool {

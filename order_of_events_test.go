@@ -160,3 +160,19 @@ func TestHeldCredentialIsHandedOutAsACopy(t *testing.T) {
 	saved.StateReason = "changed by the refresh that saved it"
 	require.Equal(t, reason, seen.StateReason, "what the status read holds is its own")
 }
+
+// TestAnswerHeldAfterUnloadSaysItIsLost: a grant's answer that comes back
+// after the unload saved what it could (a node that lost its leadership
+// mid-grant) cannot be stored, and the log says it is lost with the process.
+func TestAnswerHeldAfterUnloadSaysItIsLost(t *testing.T) {
+	env := getCredsBackend(t, memberLife, nil)
+	q := newQuorumStorage(env.storage)
+	env.b.Cleanup(t.Context())
+	q.lose(0)
+	key := credKey(testChain, testMember)
+	err := env.b.creds.storeOrHold(t.Context(), q, key, &credential{State: credActive})
+	var held *storageFailedError
+	require.ErrorAs(t, err, &held)
+	require.Contains(t, env.logs.String(), "is lost with this process")
+	require.Contains(t, env.logs.String(), "credential="+key)
+}

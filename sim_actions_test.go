@@ -60,11 +60,7 @@ var nestedActions = []actionKind{
 	{"delete-cred", 2, deleteCred},
 	{"write-config", 1, writeConfig},
 	{"reload", 3, reload},
-	// No take-over here: the node that steps down keeps writing to the
-	// shared storage, which Raft would refuse it, so a request paused on it
-	// would store after another node's work as no real cluster lets it.
-	// Until a stepped-down node's storage turns read-only, take-overs run
-	// between steps only.
+	{"take-over", 2, takeOver},
 	{"tick", 2, tick},
 }
 

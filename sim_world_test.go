@@ -2,6 +2,7 @@ package resamania_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -63,8 +64,33 @@ func (c *simClock) advance(d time.Duration) { c.jump.Add(int64(d)) }
 
 // node is one plugin instance over the shared storage.
 type node struct {
-	name string
-	b    plugin
+	name  string
+	b     plugin
+	store *nodeStorage // this node's view of the shared storage
+}
+
+// nodeStorage is one node's view of the shared storage: once the node has
+// stepped down, its writes fail, as Raft refuses a node that is no longer
+// the leader, so two nodes never both write.
+type nodeStorage struct {
+	logical.Storage
+	steppedDown atomic.Bool
+}
+
+var errNotLeader = errors.New("node is not the leader")
+
+func (s *nodeStorage) Put(ctx context.Context, e *logical.StorageEntry) error {
+	if s.steppedDown.Load() {
+		return errNotLeader
+	}
+	return s.Storage.Put(ctx, e)
+}
+
+func (s *nodeStorage) Delete(ctx context.Context, key string) error {
+	if s.steppedDown.Load() {
+		return errNotLeader
+	}
+	return s.Storage.Delete(ctx, key)
 }
 
 type world struct {
@@ -164,10 +190,10 @@ func (w *world) now() time.Time { return w.clock.Now().Add(time.Duration(w.skew.
 
 // newNode builds and sets up a plugin instance, as Vault does on load.
 func (w *world) newNode() *node {
-	n := &node{name: fmt.Sprintf("node%d", w.nodes.Add(1))}
+	n := &node{name: fmt.Sprintf("node%d", w.nodes.Add(1)), store: &nodeStorage{Storage: w.store}}
 	b := resamania.NewBackend(w.now)
 	conf := logical.TestBackendConfig()
-	conf.StorageView = w.store
+	conf.StorageView = n.store
 	conf.Logger = hclog.New(&hclog.LoggerOptions{Name: n.name, Level: hclog.Trace, Output: w.logs})
 	if err := b.Setup(context.Background(), conf); err != nil {
 		panic(err)
@@ -177,7 +203,7 @@ func (w *world) newNode() *node {
 }
 
 func (w *world) initialize(n *node) {
-	if err := n.b.Initialize(context.Background(), &logical.InitializationRequest{Storage: w.store}); err != nil {
+	if err := n.b.Initialize(context.Background(), &logical.InitializationRequest{Storage: n.store}); err != nil {
 		w.note("%s: initialize: %v", n.name, err)
 	}
 }
@@ -212,7 +238,7 @@ func (w *world) note(format string, args ...any) {
 func (w *world) request(ctx context.Context, op logical.Operation, path string, data map[string]any) outcome {
 	n := w.activeNode()
 	resp, err := n.b.HandleRequest(ctx, &logical.Request{
-		Operation: op, Path: path, Data: data, Storage: w.store, MountPoint: simMountPoint,
+		Operation: op, Path: path, Data: data, Storage: n.store, MountPoint: simMountPoint,
 	})
 	return outcomeOf(n, resp, err)
 }
@@ -239,18 +265,19 @@ func (w *world) reload() outcome {
 func (w *world) takeOver() outcome {
 	w.life.Lock()
 	defer w.life.Unlock()
-	// As Vault's step-down goes: the old active node unloads the mount
-	// before another becomes active, so two nodes never write at once; the
-	// new one serves while its Initialize runs.
+	// As leadership moves in Vault: the old active node's writes fail from
+	// the moment it steps down (a request of its under way included), the
+	// new one serves while its Initialize runs, and the old one unloads.
 	w.mu.Lock()
 	old, next := w.active, w.standby
 	w.standby = nil
 	w.mu.Unlock()
-	old.b.Cleanup(context.Background())
+	old.store.steppedDown.Store(true)
 	w.mu.Lock()
 	w.active = next
 	w.mu.Unlock()
 	w.initialize(next)
+	old.b.Cleanup(context.Background())
 	fresh := w.newNode()
 	w.mu.Lock()
 	w.standby = fresh
