@@ -116,25 +116,28 @@ func stall(ctx context.Context) error {
 func (s *simStorage) write(ctx context.Context, op, key string, do func() error) error {
 	f := s.take(op, key)
 	if f == nil {
-		return s.commit(op, key, do)
+		return s.commit(ctx, op, key, do)
 	}
 	switch f.kind {
 	case refuseWrite:
 		return errStorageRefused
 	case commitThenFail:
-		_ = s.commit(op, key, do)
+		_ = s.commit(ctx, op, key, do)
 		return errStorageRefused
 	case stallWrite:
 		return stall(ctx)
 	case commitThenStall:
-		_ = s.commit(op, key, do)
+		_ = s.commit(ctx, op, key, do)
 		return stall(ctx)
 	}
 	f.gate()
-	return s.commit(op, key, do)
+	return s.commit(ctx, op, key, do)
 }
 
-func (s *simStorage) commit(op, key string, do func() error) error {
+func (s *simStorage) commit(ctx context.Context, op, key string, do func() error) error {
+	if leads, ok := ctx.Value(leaderCheck{}).(func() bool); ok && !leads() {
+		return errNotLeader // checked as it commits: a paused write too
+	}
 	if err := do(); err != nil {
 		return err
 	}
@@ -191,3 +194,7 @@ func (s *simStorage) has(key string) bool {
 	e, _ := s.inner.Get(context.Background(), key)
 	return e != nil
 }
+
+// leaderCheck carries, in a write's context, whether the writing node still
+// leads: Raft refuses a former leader's write when it would commit.
+type leaderCheck struct{}

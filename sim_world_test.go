@@ -80,17 +80,17 @@ type nodeStorage struct {
 var errNotLeader = errors.New("node is not the leader")
 
 func (s *nodeStorage) Put(ctx context.Context, e *logical.StorageEntry) error {
-	if s.steppedDown.Load() {
-		return errNotLeader
-	}
-	return s.Storage.Put(ctx, e)
+	return s.Storage.Put(s.leading(ctx), e)
 }
 
 func (s *nodeStorage) Delete(ctx context.Context, key string) error {
-	if s.steppedDown.Load() {
-		return errNotLeader
-	}
-	return s.Storage.Delete(ctx, key)
+	return s.Storage.Delete(s.leading(ctx), key)
+}
+
+// leading lets the shared storage ask, as the write commits, whether this
+// node still leads.
+func (s *nodeStorage) leading(ctx context.Context) context.Context {
+	return context.WithValue(ctx, leaderCheck{}, func() bool { return !s.steppedDown.Load() })
 }
 
 type world struct {
