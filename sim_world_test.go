@@ -105,6 +105,10 @@ type world struct {
 
 	nodes   atomic.Int32 // instances built, to name them
 	life    sync.Mutex   // one reload or take-over at a time
+	// routing is held shared by each request while the plugin handles it,
+	// and alone by a reload: Vault reloads a plugin under its route's lock,
+	// once the requests under way have ended.
+	routing sync.RWMutex
 	pending actorCount   // actors an interleaving started, still running
 
 	mu      sync.Mutex
@@ -236,6 +240,8 @@ func (w *world) note(format string, args ...any) {
 
 // request sends one request to the active node, as Vault does.
 func (w *world) request(ctx context.Context, op logical.Operation, path string, data map[string]any) outcome {
+	w.routing.RLock()
+	defer w.routing.RUnlock()
 	n := w.activeNode()
 	resp, err := n.b.HandleRequest(ctx, &logical.Request{
 		Operation: op, Path: path, Data: data, Storage: n.store, MountPoint: simMountPoint,
@@ -248,6 +254,8 @@ func (w *world) request(ctx context.Context, op logical.Operation, path string, 
 func (w *world) reload() outcome {
 	w.life.Lock()
 	defer w.life.Unlock()
+	w.routing.Lock()
+	defer w.routing.Unlock()
 	w.mu.Lock()
 	old := w.active
 	w.mu.Unlock()
