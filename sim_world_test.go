@@ -103,13 +103,13 @@ type world struct {
 	hist  *history
 	facts *facts // its own lock
 
-	nodes   atomic.Int32 // instances built, to name them
-	life    sync.Mutex   // one reload or take-over at a time
+	nodes atomic.Int32 // instances built, to name them
+	life  sync.Mutex   // one reload or take-over at a time
 	// routing is held shared by each request while the plugin handles it,
 	// and alone by a reload: Vault reloads a plugin under its route's lock,
 	// once the requests under way have ended.
 	routing sync.RWMutex
-	pending actorCount   // actors an interleaving started, still running
+	pending actorCount // actors an interleaving started, still running
 
 	mu      sync.Mutex
 	active  *node    // guarded by mu: serves requests and ticks
