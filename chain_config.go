@@ -82,9 +82,12 @@ func putChainConfig(ctx context.Context, s logical.Storage, chain string, cfg *c
 	return putJSON(ctx, s, configKey(chain), fmt.Sprintf("the config of chain %q", chain), cfg)
 }
 
-// equal: the same config, field by field (a list makes == unusable; nil
-// and an empty list are the same).
+// equal: both absent, or the same config field by field (a list makes ==
+// unusable; nil and an empty list are the same).
 func (c *chainConfig) equal(o *chainConfig) bool {
+	if c == nil || o == nil {
+		return c == o
+	}
 	a, b := *c, *o
 	a.AllowedRedirectURIs, b.AllowedRedirectURIs = nil, nil
 	return reflect.DeepEqual(a, b) && slices.Equal(c.AllowedRedirectURIs, o.AllowedRedirectURIs)

@@ -61,12 +61,6 @@ func (b *backend) forgetChain(chain string) {
 	b.health.forgetPrefix(credentials)
 }
 
-// deleteUnder deletes every entry directly under prefix.
-func deleteUnder(ctx context.Context, s logical.Storage, prefix string) error {
-	_, err := countAndDeleteUnder(ctx, s, prefix)
-	return err
-}
-
 // warnings are what a deletion's response says it took with it.
 func (d chainDeletion) warnings(chain string) []string {
 	if d.credentials == 0 && d.contacts == 0 {

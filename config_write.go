@@ -43,7 +43,7 @@ func (b *backend) writeConfig(ctx context.Context, s logical.Storage, chain stri
 		if err != nil || w.refused() {
 			return w, err
 		}
-		if stored != nil && stored.equal(w.cfg) {
+		if stored.equal(w.cfg) {
 			return w, nil // nothing changes: nothing to store or forget
 		}
 		committed, err := b.commitConfigWrite(ctx, s, chain, stored, w)
@@ -95,7 +95,7 @@ func (b *backend) prepareConfigWrite(ctx context.Context, chain string, stored *
 func (b *backend) commitConfigWrite(ctx context.Context, s logical.Storage, chain string, was *chainConfig, w configWrite) (committed bool, err error) {
 	err = b.changeChain(chain, func() error {
 		now, err := getChainConfig(ctx, s, chain)
-		if err != nil || !sameConfig(now, was) {
+		if err != nil || !now.equal(was) {
 			return err
 		}
 		if err := putChainConfig(ctx, s, chain, w.cfg); err != nil {
@@ -118,12 +118,4 @@ func (b *backend) commitConfigWrite(ctx context.Context, s logical.Storage, chai
 		b.health.record(chainHealthSubject(chain), nil, b.now())
 	}
 	return committed, err
-}
-
-// sameConfig: both absent, or equal field by field.
-func sameConfig(a, b *chainConfig) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return a.equal(b)
 }
