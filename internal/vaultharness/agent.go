@@ -58,7 +58,7 @@ func (a *Agent) WaitForFile(t testing.TB, path string, timeout time.Duration) st
 		return false, nil
 	})
 	if err != nil {
-		t.Fatalf("vault agent: %v\n--- %s (tail) ---\n%s", err, a.LogPath, logTail(a.LogPath, 40))
+		fatalAfterTails(t, tailOf(a.LogPath, 40), "vault agent: %v", err)
 	}
 	return content
 }

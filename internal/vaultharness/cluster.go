@@ -85,7 +85,7 @@ func StartCluster(t testing.TB, n int, opts ClusterOptions) *Cluster {
 		for _, node := range c.Nodes {
 			fmt.Fprintf(&tails, "\n--- %s %s (tail) ---\n%s", node.NodeID, node.Process.LogPath, logTail(node.Process.LogPath, 40))
 		}
-		t.Fatalf("%s cluster did not start: %v%s", flavor, err, tails.String())
+		fatalAfterTails(t, tails.String(), "%s cluster did not start: %v", flavor, err)
 	}
 	active, _ := c.activeNow()
 	t.Logf("%s cluster of %d nodes up after %s; active node%d; logs %s", flavor, n, time.Since(start).Round(time.Millisecond), active, strings.Join(c.logPaths(), " "))

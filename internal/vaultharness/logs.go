@@ -1,8 +1,10 @@
 package vaultharness
 
 import (
+	"fmt"
 	"os"
 	"strings"
+	"testing"
 )
 
 // ReadLog returns the content of a log file, or "" if it cannot be read.
@@ -30,4 +32,17 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return info.Size()
+}
+
+// fatalAfterTails fails the test with a message, the log tails, and the
+// message again: a CI log cut to its last lines still shows why.
+func fatalAfterTails(t testing.TB, tails string, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	t.Fatalf("%s%s\n%s", msg, tails, msg)
+}
+
+// tailOf is a log's last n lines under a header naming the file.
+func tailOf(path string, n int) string {
+	return fmt.Sprintf("\n--- %s (tail) ---\n%s", path, logTail(path, n))
 }

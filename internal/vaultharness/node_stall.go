@@ -59,7 +59,7 @@ func (c *Cluster) StartStopped(t testing.TB, nodes ...int) {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		t.Fatalf("start nodes %v: %v%s", nodes, err, c.tails(nodes))
+		fatalAfterTails(t, c.tails(nodes), "start nodes %v: %v", nodes, err)
 	}
 	t.Logf("vault nodes %v started and unsealed in %s", nodes, time.Since(start).Round(time.Millisecond))
 }
@@ -90,7 +90,7 @@ func (c *Cluster) StartAll(t testing.TB) {
 		}
 	}
 	if err != nil {
-		t.Fatalf("vault cluster did not come back: %v%s", err, c.tails(all))
+		fatalAfterTails(t, c.tails(all), "vault cluster did not come back: %v", err)
 	}
 	t.Logf("vault cluster of %d nodes back after %s; active node%d", len(c.Nodes), time.Since(start).Round(time.Millisecond), c.WaitActive(t, time.Until(deadline)))
 }
@@ -146,6 +146,6 @@ func (c *Cluster) WaitRejoined(t testing.TB, i int, timeout time.Duration) {
 		err = c.waitVoters(deadline, len(c.Nodes))
 	}
 	if err != nil {
-		t.Fatalf("%s did not rejoin: %v%s", c.Nodes[i].NodeID, err, c.tails([]int{i}))
+		fatalAfterTails(t, c.tails([]int{i}), "%s did not rejoin: %v", c.Nodes[i].NodeID, err)
 	}
 }

@@ -90,7 +90,7 @@ func StartProxy(t testing.TB, s *Server, opts ProxyOptions) *Proxy {
 		})
 	}, p.Stop, p.Log)
 	if err != nil {
-		t.Fatalf("vault proxy did not start: %v\n--- %s (tail) ---\n%s", err, p.LogPath, logTail(p.LogPath, 40))
+		fatalAfterTails(t, tailOf(p.LogPath, 40), "vault proxy did not start: %v", err)
 	}
 	t.Logf("vault proxy at %s listening after %s; config %s; log %s", p.Addr, time.Since(start).Round(time.Millisecond), p.ConfigFile, p.LogPath)
 	return p
@@ -138,6 +138,6 @@ func (p *Proxy) WaitAutoAuth(t testing.TB, timeout time.Duration) {
 		return err == nil, err
 	})
 	if err != nil {
-		t.Fatalf("vault proxy: %v\n--- %s (tail) ---\n%s", err, p.LogPath, logTail(p.LogPath, 40))
+		fatalAfterTails(t, tailOf(p.LogPath, 40), "vault proxy: %v", err)
 	}
 }

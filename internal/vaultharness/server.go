@@ -79,7 +79,7 @@ func StartServer(t testing.TB, opts Options) *Server {
 		return s.launch()
 	}, s.Stop, s.Log)
 	if err != nil {
-		t.Fatalf("%s did not start: %v\n--- %s (tail) ---\n%s", s.name, err, s.LogPath, logTail(s.LogPath, 60))
+		fatalAfterTails(t, tailOf(s.LogPath, 60), "%s did not start: %v", s.name, err)
 	}
 	t.Logf("%s (dev=%v) at %s healthy after %s; log %s", s.name, s.Dev, s.Addr, time.Since(start).Round(time.Millisecond), s.LogPath)
 	return s
@@ -128,7 +128,7 @@ func (s *Server) Restart(t testing.TB) {
 	start := time.Now()
 	if err := s.launch(); err != nil {
 		s.Stop()
-		t.Fatalf("%s restart: %v\n--- %s (tail) ---\n%s", s.name, err, s.LogPath, logTail(s.LogPath, 60))
+		fatalAfterTails(t, tailOf(s.LogPath, 60), "%s restart: %v", s.name, err)
 	}
 	t.Logf("%s at %s restarted in %s", s.name, s.Addr, time.Since(start).Round(time.Millisecond))
 }

@@ -71,7 +71,7 @@ func (v *Process) WaitForLog(t testing.TB, substr string, timeout time.Duration)
 		return false, nil
 	})
 	if err != nil {
-		t.Fatalf("%s: %v\n--- %s (tail) ---\n%s", v.LogPath, err, v.LogPath, logTail(v.LogPath, 40))
+		fatalAfterTails(t, tailOf(v.LogPath, 40), "%s: %v", v.LogPath, err)
 	}
 }
 
