@@ -3,6 +3,7 @@ package resamania
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
@@ -77,6 +78,17 @@ func (e *errTooShort) Error() string {
 		msg += fmt.Sprintf(" (nothing was asked of Resamania: ask for at most %d)", int(e.lifetime.Seconds()))
 	}
 	return msg
+}
+
+// forcedMintSpacedError: the reader's minimum needs a new token, and the
+// key's last forced mint is too recent; a 429, as waiting is the fix.
+type forcedMintSpacedError struct {
+	minLeft, left, spacing, retryIn time.Duration
+}
+
+func (e *forcedMintSpacedError) Error() string {
+	return fmt.Sprintf("minimum_seconds=%d needs a new token, and one was minted for a minimum less than %s ago: the gateway's budget is shared by every chain, so each token gets at most one such mint per %s; retry in %d s, or ask for at most %d s (what the current token has left)",
+		int(e.minLeft.Seconds()), e.spacing, e.spacing, int(math.Ceil(e.retryIn.Seconds())), int(e.left.Seconds()))
 }
 
 type credNotFoundError struct{ chain, name string }
@@ -190,6 +202,12 @@ func keyBlocked(err error) bool {
 	return errors.As(err, &state) || errors.As(err, &lost)
 }
 
+// sentNothing: the mint failed before any request reached Resamania.
+func sentNothing(err error) bool {
+	var fenced *fenceError
+	return errors.As(err, &fenced) || errors.Is(err, errUnloading)
+}
+
 // allowsFallback: after this error a still-valid cached token may be served,
 // with a warning that says why no newer one came. Not when the credential is
 // blocked.
@@ -210,6 +228,7 @@ func errorResponse(err error) (*logical.Response, error) {
 		badState    *authStateError
 		refusedIn   *signInRefusedError
 		statesFull  *authStatesFullError
+		spaced      *forcedMintSpacedError
 		noContact   *contactNotFoundError
 		unknown     *scopeRefusedError
 		lost        *answerLostError
@@ -224,7 +243,7 @@ func errorResponse(err error) (*logical.Response, error) {
 		errors.As(err, &credState), errors.As(err, &refused), errors.As(err, &badState),
 		errors.As(err, &noContact), errors.As(err, &unknown), errors.As(err, &refusedIn):
 		return logical.ErrorResponse(err.Error()), nil
-	case errors.As(err, &statesFull):
+	case errors.As(err, &statesFull), errors.As(err, &spaced):
 		return nil, logical.CodedError(http.StatusTooManyRequests, err.Error())
 	case errors.Is(err, errUnloading), errors.As(err, &fenced), errors.As(err, &held):
 		return nil, logical.CodedError(http.StatusServiceUnavailable, err.Error())

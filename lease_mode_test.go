@@ -115,6 +115,24 @@ func TestRenewableReadsTakeATokenWithMostOfItsLifeLeft(t *testing.T) {
 	require.NotEmpty(t, stale.Warnings)
 }
 
+// TestRenewableMintsOfShortTokensAreNotSpaced: the renewable mode's own
+// minimum (45% of the life left) forces one mint per token, which the
+// spacing of readers' forced mints (30 s at least) must not hold back:
+// tokens of 20 s, read at 57% of each one's life, 11.5 s apart, each get a
+// newer token without a warning.
+func TestRenewableMintsOfShortTokensAreNotSpaced(t *testing.T) {
+	env := getTestBackend(t)
+	env.fake.AddClient(fakeresamania.Client{ClientToken: testChain, ClientID: testClientID, ClientSecret: testSecret, ExpiresIn: 20})
+	env.configure(map[string]any{"lease_mode": "renewable"})
+	env.readToken(nil)
+	for i := range 3 {
+		env.clock.Advance(11500 * time.Millisecond)
+		resp := env.readToken(nil)
+		require.Empty(t, resp.Warnings)
+		require.Equal(t, 2+i, env.fake.TokenRequests(testChain, "client_credentials"))
+	}
+}
+
 // TestUnleasedReadSaysWhenToReadAgain: the fields that consul-template (Vault
 // Agent) and the Vault Secrets Operator read for a rotating secret, with
 // their types; a reader coming back after ttl+1 seconds gets a newer token.

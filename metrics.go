@@ -39,13 +39,14 @@ var metricHelp = map[string]string{
 	metricGoroutines:           "Goroutines in this plugin process (every mount it serves): growth under steady load is a leak.",
 	metricGatewayRateLeft:      "The smallest share (0 to 1) of a rate-limit window's requests left, over the mount's gateway keys, as the gateway's latest answers said; 1 until one said.",
 	metricGatewayQuotaLeft:     "The smallest share (0 to 1) of a daily quota's requests left, over the mount's gateway keys, as the gateway's latest answers said; 1 until one said. Token reads warn below 0.1.",
-	metricReadsBounded:         "Token reads refused without a request to Resamania because a bound on a reader's cost applied, by bound (minimum_above_life: a minimum_seconds above the life of the key's tokens; refusal_remembered: a club or member Resamania refused less than 5 minutes before).",
+	metricReadsBounded:         "Token reads refused without a request to Resamania because a bound on a reader's cost applied, by bound (minimum_above_life: a minimum_seconds above the life of the key's tokens; refusal_remembered: a club or member Resamania refused less than 5 minutes before; forced_mint_spacing: a minimum_seconds that needs a new token less than max(a tenth of its life, 30 s) after the key's last such mint).",
 	metricChainShareWaits:      "Requests to Resamania that waited because their chain had its whole share (8) of the mount's 32 requests in flight.",
 }
 
 // The bounds on a reader's cost, the bound label of metricReadsBounded.
 const (
 	boundMinimumAboveLife  = "minimum_above_life"
+	boundForcedMintSpacing = "forced_mint_spacing"
 	boundRefusalRemembered = "refusal_remembered"
 )
 
@@ -145,7 +146,10 @@ func (m *metrics) countTokenRead(kind string, minted bool, warning string, err e
 func (m *metrics) countBoundedRead(err error) {
 	var short *errTooShort
 	var refused *scopeRefusedError
+	var spaced *forcedMintSpacedError
 	switch {
+	case errors.As(err, &spaced):
+		m.readsBounded.WithLabelValues(boundForcedMintSpacing).Inc()
 	case errors.As(err, &short) && short.unasked:
 		m.readsBounded.WithLabelValues(boundMinimumAboveLife).Inc()
 	case errors.As(err, &refused) && refused.remembered:

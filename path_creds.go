@@ -37,7 +37,7 @@ func credWriteFields() map[string]*framework.FieldSchema {
 		"refresh_token": {Type: framework.TypeString, Description: "A refresh token the app already holds, to import instead of a code. It is used at once, which replaces it.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
 		"minimum_seconds": {
 			Type:        framework.TypeInt,
-			Description: "On read: least life, in seconds, the returned token must have left.",
+			Description: "On read: least life, in seconds (0 to 86400), the returned token must have left; a refresh is forced when the held token has less, at most once per max(a tenth of the token's life, 30 s): a read that would need a second such refresh sooner is a 429 that says when to retry.",
 			Default:     0,
 		},
 	}

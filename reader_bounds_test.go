@@ -1,6 +1,7 @@
 package resamania
 
 import (
+	"net/http"
 	"strconv"
 	"sync"
 	"testing"
@@ -31,6 +32,85 @@ func TestMinimumAboveTheTokensLifeIsRefusedUnasked(t *testing.T) {
 	}
 	require.Equal(t, 1, env.fake.TokenRequests(testChain, "client_credentials"), "only the first read asked")
 	require.Equal(t, 20.0, env.metricValue(t, metricReadsBounded, map[string]string{"bound": boundMinimumAboveLife}))
+}
+
+// TestForcedMintsAreSpacedPerKey: a reader that asks, every 2 s for a
+// minute, for more life than the cached token has left forces one mint per
+// 30 s (the floor of max(life/10, 30 s)); the other reads are a 429 that
+// says when to retry, and a reader content with the token in hand is served
+// from the cache throughout.
+func TestForcedMintsAreSpacedPerKey(t *testing.T) {
+	env := getTestBackend(t)
+	env.fake.AddClient(fakeresamania.Client{ClientToken: testChain, ClientID: testClientID, ClientSecret: testSecret, ExpiresIn: 60})
+	env.configure(nil)
+	env.readToken(nil)
+	spaced := 0
+	for range 30 {
+		env.clock.Advance(2 * time.Second)
+		resp, err := env.request(logical.ReadOperation, "token/"+testChain, map[string]any{"minimum_seconds": 59})
+		if err != nil {
+			var coded logical.HTTPCodedError
+			require.ErrorAs(t, err, &coded)
+			require.Equal(t, http.StatusTooManyRequests, coded.Code())
+			require.Regexp(t, `minimum_seconds=59 needs a new token, .* at most one such mint per 30s; retry in \d+ s, or ask for at most \d+ s`, err.Error())
+			spaced++
+		} else {
+			require.False(t, resp.IsError(), "%v", resp.Error())
+		}
+		require.NotNil(t, env.readToken(nil).Data["access_token"], "a reader without a minimum is served")
+	}
+	mints := env.fake.TokenRequests(testChain, "client_credentials")
+	require.Equal(t, 1+2, mints, "the first read's mint, then one forced mint per 30 s over 60 s")
+	require.Equal(t, 28, spaced)
+	require.Equal(t, 28.0, env.metricValue(t, metricReadsBounded, map[string]string{"bound": boundForcedMintSpacing}))
+}
+
+// TestConcurrentForcedReadsShareOneMint: 20 readers forcing a mint at once
+// get the token of a single request.
+func TestConcurrentForcedReadsShareOneMint(t *testing.T) {
+	env := getTestBackend(t)
+	env.fake.AddClient(fakeresamania.Client{ClientToken: testChain, ClientID: testClientID, ClientSecret: testSecret, ExpiresIn: 60})
+	env.configure(nil)
+	env.readToken(nil)
+	env.clock.Advance(2 * time.Second)
+	env.fake.InjectFault(fakeresamania.Fault{Delay: 200 * time.Millisecond, GrantType: "client_credentials"})
+	tokens := make([]any, 20)
+	var readers sync.WaitGroup
+	for i := range tokens {
+		readers.Go(func() {
+			resp, err := env.request(logical.ReadOperation, "token/"+testChain, map[string]any{"minimum_seconds": 59})
+			if err == nil && !resp.IsError() {
+				tokens[i] = resp.Data["access_token"]
+			}
+		})
+	}
+	readers.Wait()
+	require.Equal(t, 2, env.fake.TokenRequests(testChain, "client_credentials"))
+	for _, tok := range tokens {
+		require.Equal(t, tokens[0], tok, "every forced reader got the one new token")
+	}
+	require.NotNil(t, tokens[0])
+}
+
+// TestForcedMemberRefreshesAreSpaced: the same bound holds a member's
+// refresh grants (and their storage writes): a looping forced reader
+// spends one refresh token per 30 s, not one per read.
+func TestForcedMemberRefreshesAreSpaced(t *testing.T) {
+	env := getCredsBackend(t, memberLife, nil)
+	env.signIn(t)
+	env.readCred(t)
+	spaced := 0
+	for range 10 {
+		env.clock.Advance(time.Second)
+		if _, err := env.readFresh(memberLife - 1); err != nil {
+			require.Contains(t, err.Error(), "at most one such mint per 30s")
+			spaced++
+		}
+	}
+	require.Equal(t, 1, env.fake.TokenRequests(testChain, "refresh_token"), "one forced refresh in 10 s")
+	// Of the ten reads, two found 19 s left (the sign-in's token at 1 s,
+	// the forced one's at 3 s) and one forced the refresh.
+	require.Equal(t, 7, spaced)
 }
 
 // TestRefusedClubIsRememberedUnasked: 20 reads of 10 club ids Resamania

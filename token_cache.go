@@ -48,6 +48,7 @@ type cacheEntry struct {
 	failure  error        // the last mint's error, cleared by a success
 	failedAt time.Time
 	lastRead time.Time
+	forcedAt time.Time   // when the last forced mint started (forcedMintSpacing)
 	src      tokenSource // the source of the last read, for refreshing ahead in the background
 }
 
@@ -56,6 +57,7 @@ type flight struct {
 	done   chan struct{}
 	token  *cachedToken // set before done is closed, nil on error
 	minted bool         // the token is new, not loaded from storage
+	forced bool         // started for a reader's minimum alone; guarded by tokenCache.mu
 	err    error
 }
 
@@ -126,8 +128,19 @@ type tokenAnswer struct {
 	warning string
 }
 
-// get returns a token of key with at least minLeft left.
+// get returns a token of key with at least minLeft left, a reader's
+// minimum: a mint it alone forces is spaced (forcedMintSpacing).
 func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLeft time.Duration) (tokenAnswer, error) {
+	return c.getFor(ctx, key, src, minLeft, true)
+}
+
+// getAhead is get for a minimum the plugin sets, not the reader: a
+// renewable lease's, which forces at most one mint per token.
+func (c *tokenCache) getAhead(ctx context.Context, key string, src tokenSource, minLeft time.Duration) (tokenAnswer, error) {
+	return c.getFor(ctx, key, src, minLeft, false)
+}
+
+func (c *tokenCache) getFor(ctx context.Context, key string, src tokenSource, minLeft time.Duration, spaced bool) (tokenAnswer, error) {
 	// A second round is needed only when the first joined a flight that
 	// loaded a stored token too short for this reader.
 	for round := 0; round < 2; round++ {
@@ -150,11 +163,24 @@ func (c *tokenCache) get(ctx context.Context, key string, src tokenSource, minLe
 			c.mu.Unlock()
 			return tokenAnswer{token: t, warning: staleWarning(failure, t)}, nil
 		}
+		forced := false
+		if t := e.token; spaced && t != nil && e.flight == nil && forcesMint(t, now, minLeft) {
+			// A mint only this reader's minimum asks for: one per key per
+			// spacing, whatever the readers, for the gateway's budget.
+			if wait := e.forcedAt.Add(forcedMintSpacing(t)).Sub(now); !e.forcedAt.IsZero() && wait > 0 {
+				c.mu.Unlock()
+				return tokenAnswer{}, &forcedMintSpacedError{minLeft: minLeft, left: t.ExpiresAt.Sub(now), spacing: forcedMintSpacing(t), retryIn: wait}
+			}
+			e.forcedAt, forced = now, true
+		}
 		f, err := c.flightLocked(ctx, e, src, minLeft, false)
 		if err != nil {
 			c.dropIfEmptyLocked(e, now)
 			c.mu.Unlock()
 			return tokenAnswer{}, err
+		}
+		if forced {
+			f.forced = true
 		}
 		c.mu.Unlock()
 
@@ -228,6 +254,9 @@ func (c *tokenCache) fly(reqCtx context.Context, e *cacheEntry, f *flight, src t
 			e.failure, e.failedAt = err, c.now()
 		} else {
 			e.failure = nil
+		}
+		if f.forced && sentNothing(err) {
+			e.forcedAt = time.Time{} // spent none of the gateway's budget
 		}
 	}
 	if e.flight == f {

@@ -89,6 +89,21 @@ func isFresh(t *cachedToken, now time.Time, minLeft time.Duration) bool {
 	return now.Before(refreshAt(t)) && t.ExpiresAt.Sub(now) >= minLeft
 }
 
+// forcesMint: t is within its refresh point, so only the reader's minimum
+// asks for a new token.
+func forcesMint(t *cachedToken, now time.Time, minLeft time.Duration) bool {
+	return now.Before(refreshAt(t)) && t.ExpiresAt.Sub(now) < minLeft
+}
+
+// minForcedMintSpacing is the least time between two forced mints of a key.
+const minForcedMintSpacing = 30 * time.Second
+
+// forcedMintSpacing is the time between two forced mints of t's key: a
+// tenth of its life, and at least minForcedMintSpacing.
+func forcedMintSpacing(t *cachedToken) time.Duration {
+	return max(lifetimeOf(t)/10, minForcedMintSpacing)
+}
+
 // isUsable: t can still be handed out (with a lease of at least a second),
 // though it is past its refresh point: the fallback while Resamania is down.
 func isUsable(t *cachedToken, now time.Time, minLeft time.Duration) bool {

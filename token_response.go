@@ -32,7 +32,7 @@ func tokenResponseFields() map[string]*framework.FieldSchema {
 func minimumSecondsField() *framework.FieldSchema {
 	return &framework.FieldSchema{
 		Type:        framework.TypeInt,
-		Description: "Least life, in seconds, the returned token must have left; a newer token is minted when the cached one has less.",
+		Description: "Least life, in seconds (0 to 86400), the returned token must have left; a newer token is minted when the cached one has less, at most once per max(a tenth of the token's life, 30 s) per token: a read that would need a second such mint sooner is a 429 that says when to retry. Above the life of the key's tokens, a 400.",
 		Default:     0,
 	}
 }
@@ -91,7 +91,7 @@ func (b *backend) renewableToken(ctx context.Context, key string, src tokenSourc
 	if ans.token.ExpiresAt.Sub(b.now()) >= need {
 		return ans, nil
 	}
-	newer, err := b.tokens.get(ctx, key, src, need)
+	newer, err := b.tokens.getAhead(ctx, key, src, need)
 	switch {
 	case err == nil:
 		newer.minted = newer.minted || ans.minted
