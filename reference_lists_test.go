@@ -14,15 +14,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestReadmeListsMatchTheCode: the README's lists of operation ids, config
-// fields and metric names are the code's, so the documentation cannot drift.
-func TestReadmeListsMatchTheCode(t *testing.T) {
-	raw, err := os.ReadFile("README.md")
+// referencePath is where every path, field and metric is documented.
+const referencePath = "docs/reference.md"
+
+// TestReferenceListsMatchTheCode: the reference's lists of operation ids,
+// config fields and metric names are the code's, so the documentation cannot
+// drift.
+func TestReferenceListsMatchTheCode(t *testing.T) {
+	raw, err := os.ReadFile(referencePath)
 	require.NoError(t, err)
-	readme := string(raw)
+	doc := string(raw)
 
 	t.Run("operation ids", func(t *testing.T) {
-		require.Equal(t, openAPIOperationIDs(t), readmeOperationIDs(readme))
+		require.Equal(t, openAPIOperationIDs(t), referenceOperationIDs(t, doc))
 	})
 	t.Run("config fields", func(t *testing.T) {
 		var want []string
@@ -32,7 +36,7 @@ func TestReadmeListsMatchTheCode(t *testing.T) {
 			}
 		}
 		sort.Strings(want)
-		require.Equal(t, want, tableFirstColumn(readme, "### `config/<client_token>`", "| field |"))
+		require.Equal(t, want, tableFirstColumn(t, doc, "### Config fields", "| field |"))
 	})
 	t.Run("metric names", func(t *testing.T) {
 		var want []string
@@ -40,7 +44,7 @@ func TestReadmeListsMatchTheCode(t *testing.T) {
 			want = append(want, name)
 		}
 		sort.Strings(want)
-		require.Equal(t, want, tableFirstColumn(readme, "### Metrics", "| metric |"))
+		require.Equal(t, want, tableFirstColumn(t, doc, "## metrics", "| metric |"))
 	})
 }
 
@@ -67,13 +71,14 @@ func openAPIOperationIDs(t *testing.T) []string {
 	return slices.Compact(ids)
 }
 
-// readmeOperationIDs reads the README's list: the first id in full, the
-// others as `-suffix` after the same prefix.
-func readmeOperationIDs(readme string) []string {
-	section := readme[strings.Index(readme, "## Endpoints"):]
-	section = section[:strings.Index(section, "###")]
+// referenceOperationIDs reads the reference's list, in its first paragraph
+// after "## Operation ids": the first id in full, the others as `-suffix`
+// after the same prefix.
+func referenceOperationIDs(t *testing.T, doc string) []string {
+	section := docSection(t, doc, "## Operation ids")
+	paragraphs := strings.SplitN(strings.TrimSpace(section), "\n\n", 2)
 	var ids []string
-	for _, m := range regexp.MustCompile("`(resamania)?(-[a-z-]+)`").FindAllStringSubmatch(section, -1) {
+	for _, m := range regexp.MustCompile("`(resamania)?(-[a-z-]+)`").FindAllStringSubmatch(paragraphs[0], -1) {
 		ids = append(ids, "resamania"+m[2])
 	}
 	sort.Strings(ids)
@@ -81,12 +86,13 @@ func readmeOperationIDs(readme string) []string {
 }
 
 // tableFirstColumn reads the backquoted first cells of the table whose header
-// starts with header, in the README section that starts with heading.
-func tableFirstColumn(readme, heading, header string) []string {
-	section := readme[strings.Index(readme, heading):]
-	table := section[strings.Index(section, header):]
+// starts with header, in the section under heading.
+func tableFirstColumn(t *testing.T, doc, heading, header string) []string {
+	section := docSection(t, doc, heading)
+	at := strings.Index(section, header)
+	require.GreaterOrEqual(t, at, 0, "no table %q under %q", header, heading)
 	var names []string
-	for _, line := range strings.Split(table, "\n")[2:] {
+	for _, line := range strings.Split(section[at:], "\n")[2:] {
 		if !strings.HasPrefix(line, "| `") {
 			break
 		}
@@ -94,4 +100,24 @@ func tableFirstColumn(readme, heading, header string) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// docSection is the text under the line heading, up to the next heading of
+// its level or above.
+func docSection(t *testing.T, doc, heading string) string {
+	lines := strings.Split(doc, "\n")
+	level := strings.Index(heading, " ")
+	start := slices.Index(lines, heading)
+	require.GreaterOrEqual(t, start, 0, "no heading %q", heading)
+	end, fenced := len(lines), false
+	for i := start + 1; i < len(lines); i++ {
+		if strings.HasPrefix(lines[i], "```") {
+			fenced = !fenced // a shell comment in a code block is no heading
+		}
+		if n := strings.Index(lines[i], " "); !fenced && n > 0 && n <= level && strings.Trim(lines[i][:n], "#") == "" {
+			end = i
+			break
+		}
+	}
+	return strings.Join(lines[start+1:end], "\n")
 }
