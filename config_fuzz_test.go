@@ -43,7 +43,7 @@ func FuzzChainConfigValidate(f *testing.F) {
 }
 
 // requireDocumentedRules fails when an accepted config breaks a rule that
-// path-help and the README state for its fields.
+// path-help and docs/reference.md state for its fields.
 func requireDocumentedRules(t *testing.T, cfg *chainConfig) {
 	t.Helper()
 	base, err := url.Parse(cfg.APIBaseURL)

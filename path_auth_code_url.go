@@ -97,8 +97,11 @@ credential the sign-in is for, returns a login URL and a state:
 
   vault write resamania/auth-code-url/mychain name=alice redirect_uri=https://app.example/callback
 
-  url   https://{api_base_url}/{client_token}/oauth/login?response_type=code&client_id=...&redirect_uri=...&state=...
+  url   {login_url}?response_type=code&client_id=...&redirect_uri=...&state=...
   state the state the plugin issued
+
+login_url is the chain's (config/<client_token>), by default
+{api_base_url}/{client_token}/oauth/login.
 
 Keep the state in the member's browser session (a session cookie), then send
 the member to url. Resamania returns them to redirect_uri with a one-time code

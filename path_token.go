@@ -62,10 +62,17 @@ const pathTokenHelpSyn = `Get an access token for a club chain.`
 const pathTokenHelpDesc = `
 Returns an access token for the chain configured at config/<client_token>,
 minted with the client_credentials grant and shared by every reader until a
-third of its life is left. The lease ends a safety margin (a tenth of the
-token's life, 1 to 60 seconds) before the token expires, so a reader that
-renews at its lease's end always gets a valid token; the lease is not
-renewable: read again for a new one.
+third of its life is left. How the read is leased is the chain's lease_mode:
+
+  non_renewable  (the default) a lease that ends a safety margin (a tenth of
+                 the token's life, 1 to 60 seconds) before the token expires,
+                 so a reader that comes back at its lease's end always gets a
+                 newer token; read again for a new one
+  renewable      the same end, renewable up to it and never past it, for
+                 Vault Proxy's cache
+  none           no lease; the data adds ttl, rotation_period and
+                 last_vault_rotation, which Vault Agent and the Vault Secrets
+                 Operator time their reads by
 
 minimum_seconds asks for a token with at least that much life left.
 

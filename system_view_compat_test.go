@@ -28,8 +28,8 @@ import (
 // invalidation and the mount's cleanup. Two questions, both asked by the
 // framework before a request to a path that forwards from standbys (and by
 // the plugin, whether this node owns storage), both answered from memory
-// most of the time (cachedSystemView). OpenBao implements both; README's
-// compatibility section points here.
+// most of the time (cachedSystemView). OpenBao implements both; docs/operations.md's
+// "Vault and OpenBao" section points here.
 var systemViewCalls = []string{"LocalMount", "ReplicationState"}
 
 // vaultOnlySystemViewCalls are the SystemView methods HashiCorp's sdk has and
@@ -231,6 +231,6 @@ func TestNoVaultOnlySystemViewCall(t *testing.T) {
 	for _, name := range vaultOnlySystemViewCalls {
 		require.NotContains(t, sys.names(), name, "a Vault-only SystemView call")
 	}
-	require.Equal(t, systemViewCalls, sys.names(), "the SystemView calls the plugin makes (update the list and README when it changes)")
+	require.Equal(t, systemViewCalls, sys.names(), "the SystemView calls the plugin makes (update the list and docs/operations.md when it changes)")
 	require.True(t, slices.IsSorted(systemViewCalls))
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
 )
 
-// The plugin's documented bounds on upstream calls at once (README): at most
+// The plugin's documented bounds on upstream calls at once (docs/reference.md): at most
 // 32 per mount (maxUpstreamInFlight), reads and background work together, and
 // at most 4 of them for the background job (keepAliveParallel).
 const (

@@ -35,8 +35,8 @@ type agentRun struct {
 	leases    int                  // leases left under the token path at the end
 }
 
-// watchAgent runs Vault Agent with the README's very example files, from a
-// folder of their own as the README says, with an app token limited to the
+// watchAgent runs Vault Agent with docs/apps.md's very example files, from a
+// folder of their own as that page says, with an app token limited to the
 // README's policy, and samples the rendered file every 200 ms for watch: the
 // file must never hold an expired or unknown token, nor Agent exit.
 func watchAgent(t *testing.T, st *stack, watch time.Duration) agentRun {

@@ -13,7 +13,7 @@ import (
 // agentTokenLife is how long the fake's tokens live in the Agent tests.
 const agentTokenLife = 20 * time.Second
 
-// Vault Agent renders the token with the README's example files, against a
+// Vault Agent renders the token with docs/apps.md's example files, against a
 // leased chain whose tokens live 20 s, over more than three token lives: the
 // file always holds a valid token, gets a new one before the old expires, and
 // Agent reads a bounded number of times per token life.

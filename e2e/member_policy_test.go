@@ -11,7 +11,7 @@ import (
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/vaultharness"
 )
 
-// One member, one policy: the README's identity-templated policy lets each
+// One member, one policy: docs/apps.md's identity-templated policy lets each
 // member read the credential named by their entity's id and nobody else's,
 // nor the chain's own token. The example file is used as it is: it names
 // no auth method, so a user who controls their alias name (an OIDC claim

@@ -19,7 +19,7 @@ import (
 
 // The plugin's metrics on the real Vault: behind the example policy, raw
 // Prometheus text that promtool accepts, and scraped by a real Prometheus
-// with the README's scrape config, whose count of upstream requests is the
+// with docs/operations.md's scrape config, whose count of upstream requests is the
 // fake server's.
 func TestMetricsScrapedByPrometheus(t *testing.T) {
 	requireTool(t, "prometheus")
@@ -61,7 +61,7 @@ func TestMetricsScrapedByPrometheus(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, sec.Data, "resamania_upstream_requests_total", "the JSON form, through the api client")
 
-	// The README's scrape config, pointed at this Vault, every second.
+	// docs/operations.md's scrape config, pointed at this Vault, every second.
 	example, err := os.ReadFile(filepath.Join(root, "examples", "prometheus.yml"))
 	require.NoError(t, err)
 	tokenFile := filepath.Join(t.TempDir(), "vault-resamania-token")

@@ -36,7 +36,7 @@ func TestUpgradeRemovesWhatTheLastReleaseLeftOfDeletedChains(t *testing.T) {
 	require.JSONEq(t, `["`+member+`"]`, listOrNull(t, st, mount+"/creds/"+chain), "the last release left the credential")
 	require.JSONEq(t, `["bob"]`, listOrNull(t, st, mount+"/contacts/"+chain), "and the contact")
 
-	// The upgrade, as the README tells it.
+	// The upgrade, as docs/operations.md tells it.
 	st.vault.Register(t, to)
 	st.vault.MustCLI(t, "secrets", "tune", "-plugin-version="+toVersion, mount)
 	st.vault.ReloadPlugin(t, to)

@@ -48,7 +48,7 @@ func TestUpgradeInPlaceKeepsEverything(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, stderr, "did not match requested version")
 
-	// The upgrade, as the README tells it.
+	// The upgrade, as docs/operations.md tells it.
 	st.vault.Register(t, to)
 	st.vault.MustCLI(t, "secrets", "tune", "-plugin-version="+toVersion, mount)
 	requireMount(t, st.vault, to, from) // a tune alone changes nothing that runs
