@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # find-server.sh vault|bao: prints the path of the server binary to run, and
 # says on stderr which one it is and why. In order:
-#   1. $VAULT_BIN or $BAO_BIN, as given (a warning when older than wanted);
+#   1. $VAULT_BIN or $BAO_BIN, as given: only read, never replaced, and a
+#      warning when it is older than wanted;
 #   2. `vault` or `bao` on PATH, when it is at least the wanted version;
 #   3. .bin/vault, built from the Go module tools/vault/go.mod pins
 #      (scripts/build-vault.sh), or .bin/bao, unpacked from ../shared/bin
 #      after its sum is checked (scripts/unpack-bao.sh).
 # The wanted version is the one the end-to-end tests prove: Vault's pin in
 # tools/vault/go.mod, OpenBao v2.6.
+# Exits 3 when there is no OpenBao at all (none given, none on PATH, no
+# archive to unpack): scripts/e2e.sh then runs Vault's suite alone, and says so.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cmd="${1:?usage: find-server.sh vault|bao}"
@@ -32,7 +35,11 @@ if [ -n "$given" ]; then
   [ -x "$given" ] || { echo "$var=$given is not an executable file" >&2; exit 1; }
   have="$(version_of "$given")"
   echo "using $cmd ${have:-of unknown version} from $var=$given" >&2
-  at_least "$have" "$want" || echo "warning: it is older than v$want, the version the tests prove" >&2
+  if [ -z "$have" ]; then
+    echo "warning: $var=$given does not say it is $product (\`$given version\`); the tests prove $product v$want" >&2
+  elif ! at_least "$have" "$want"; then
+    echo "warning: $var=$given is $product v$have, older than v$want, the version the tests prove; it is used as given, never replaced" >&2
+  fi
   echo "$given"
   exit 0
 fi
@@ -47,6 +54,20 @@ if onpath="$(command -v "$cmd")"; then
   echo "not using $cmd ${have:-of unknown version} on PATH at $onpath: older than v$want" >&2
 fi
 
-env "$var=$root/.bin/$cmd" bash "$root/scripts/$install"
+rc=0
+bash "$root/scripts/$install" || rc=$?
+if [ "$rc" -eq 3 ] && [ -x "$root/.bin/$cmd" ]; then
+  # Nothing to unpack, but a binary put in .bin/ by hand: used as it is.
+  have="$(version_of "$root/.bin/$cmd")"
+  echo "using $cmd ${have:-of unknown version} at .bin/$cmd (its sum is not the archive's: put there by hand)" >&2
+  at_least "$have" "$want" || echo "warning: .bin/$cmd is not $product v$want or later, the version the tests prove" >&2
+  echo "$root/.bin/$cmd"
+  exit 0
+fi
+if [ "$rc" -eq 3 ]; then
+  echo "no $product found: $var is unset, no $cmd v$want or later is on PATH, nothing to unpack into .bin/$cmd" >&2
+  exit 3
+fi
+[ "$rc" -eq 0 ] || exit "$rc"
 echo "using $cmd at .bin/$cmd, $how" >&2
 echo "$root/.bin/$cmd"

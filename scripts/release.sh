@@ -2,9 +2,12 @@
 # Builds the plugin for every released platform with the version stamped in,
 # a CycloneDX SBOM beside each binary, and SHA256SUMS of them all:
 # dist/<version>/.
-#   scripts/release.sh v1.2.3           build
-#   scripts/release.sh v1.2.3 --check   build twice, in two folders, and fail
-#                                       unless the sums match (reproducible)
+#   scripts/release.sh v1.2.3           build, when CHANGELOG.md has a
+#                                       "## [1.2.3] - YYYY-MM-DD" entry
+#   scripts/release.sh v1.2.3 --check   a dry run: build twice, in two
+#                                       temporary folders, and fail unless
+#                                       the sums match (reproducible); needs
+#                                       no CHANGELOG entry, leaves no dist/
 # Reproducible: the Go toolchain is RELEASE_GO (scripts/pins.env) whatever Go
 # the machine has, -trimpath, no build id, no VCS stamp, no cgo, so two builds
 # of one commit give the same bytes on any machine. The SBOMs come from the
@@ -17,6 +20,11 @@ version="${1:?usage: scripts/release.sh vX.Y.Z [--check]}"
 [[ "$version" =~ ^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]] || { echo "version must look like v1.2.3" >&2; exit 2; }
 plugin=vault-plugin-secrets-resamania
 platforms=(linux/amd64 linux/arm64 darwin/amd64 darwin/arm64)
+check="${2:-}"
+
+# A release says what changed: refused before anything is built when
+# CHANGELOG.md has no entry for this version. The dry run needs none.
+[ "$check" = "--check" ] || bash "$root/scripts/changelog-has.sh" "$version"
 
 source "$root/scripts/release-go.sh"
 use_release_go
@@ -43,11 +51,14 @@ build_into() {
 }
 
 echo "building $version with $(go env GOVERSION)" >&2
-dist="$root/dist/$version"
-build_into "$dist"
-if [ "${2:-}" = "--check" ]; then
-  again="$(mktemp -d)"
-  trap 'rm -rf "$again"' EXIT
+if [ "$check" != "--check" ]; then
+  dist="$root/dist/$version"
+  build_into "$dist"
+else
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  dist="$tmp/first" again="$tmp/again"
+  build_into "$dist"
   GOFLAGS="${GOFLAGS:-} -a" build_into "$again"   # -a: rebuild everything, nothing from the cache
   diff "$dist/SHA256SUMS" "$again/SHA256SUMS" || { echo "two builds of this commit differ: not reproducible" >&2; exit 1; }
   echo "reproducible: two builds give the same SHA256SUMS (binaries and SBOMs)"
