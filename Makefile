@@ -93,7 +93,7 @@ SIM ?= 10m
 simulate:
 	go test -count=1 -timeout 0 -run '^TestSimulationLong$$' -v . -sim=$(SIM)
 
-## benchmark: issue 12's figures at full size (about 30 minutes; run it on a quiet machine): the
+## benchmark: BENCHMARKS.md's figures at full size (about 30 minutes; run it on a quiet machine): the
 ## table, benchmark/results.json and benchmark/ratios.svg, for BENCHMARKS.md. CI runs benchmark-short
 benchmark:
 	vault="$$(bash scripts/find-vault.sh)" && VAULT_BIN="$$vault" go run ./benchmark -json benchmark/results.json -svg benchmark/ratios.svg
