@@ -66,19 +66,19 @@ func issueAuthState(ctx context.Context, s logical.Storage, now time.Time, in si
 
 // checkAuthState accepts a state issued for this very sign-in and still
 // unexpired; spendAuthState then spends it. Refusals never quote the state.
-func checkAuthState(ctx context.Context, s logical.Storage, now time.Time, state string, in signIn) error {
+func checkAuthState(ctx context.Context, s logical.Storage, now time.Time, state string, in signIn) (*authState, error) {
 	st, err := getAuthState(ctx, s, authStateKey(in.chain, state))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	again := "start the sign-in again with auth-code-url/" + in.chain
 	switch {
 	case st == nil || now.After(st.ExpiresAt):
-		return &authStateError{msg: "state is unknown, expired or already used: " + again}
+		return nil, &authStateError{msg: "state is unknown, expired or already used: " + again}
 	case st.Name == "" || st.Name != in.name || st.RedirectURI != in.redirectURI:
-		return &authStateError{msg: "state was not issued for this credential and redirect_uri: " + again + ", giving this credential's name"}
+		return nil, &authStateError{msg: "state was not issued for this credential and redirect_uri: " + again + ", giving this credential's name"}
 	}
-	return nil
+	return st, nil
 }
 
 // spendAuthState forgets a state its sign-in has used.
@@ -97,11 +97,13 @@ func bindCode(ctx context.Context, s logical.Storage, now time.Time, ch *chainEn
 	if err := ch.config.checkRedirectAllowed(ch.name, g.redirectURI); err != nil {
 		return err
 	}
-	if err := checkAuthState(ctx, s, now, g.state, signIn{chain: ch.name, name: name, redirectURI: g.redirectURI}); err != nil {
+	st, err := checkAuthState(ctx, s, now, g.state, signIn{chain: ch.name, name: name, redirectURI: g.redirectURI})
+	if err != nil {
 		return err
 	}
-	state := g.state
-	g.spendState = func(ctx context.Context) error { return spendAuthState(ctx, s, ch.name, state) }
+	key := authStateKey(ch.name, g.state)
+	g.spendState = func(ctx context.Context) error { return spendAuthState(ctx, s, ch.name, g.state) }
+	g.restoreState = func(ctx context.Context) error { return putJSON(ctx, s, key, "the sign-in state", st) }
 	return nil
 }
 

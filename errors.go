@@ -31,6 +31,7 @@ func (e *chainNotFoundError) Error() string {
 type upstreamError struct {
 	chain, grant string
 	err          error
+	then         string // what the caller may do next, when the grant says more than the kind of fault
 }
 
 func (e *upstreamError) Unwrap() error { return e.err }
@@ -55,6 +56,9 @@ func (e *upstreamError) Error() string {
 		case ue.Kind == upstream.KindNotFound:
 			msg += fmt.Sprintf("; check the chain name: %q must be Resamania's client_token of the chain", e.chain)
 		}
+	}
+	if e.then != "" {
+		msg += "; " + e.then
 	}
 	return msg
 }

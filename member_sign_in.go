@@ -17,6 +17,10 @@ type memberGrant struct {
 	// spendState forgets the code's state once the fence has committed and
 	// before the code is sent: a fence that fails spends neither (bindCode).
 	spendState func(context.Context) error
+	// restoreState gives the state back when Resamania did not process the
+	// code (a 429, the gateway's refusal, a request never sent): the member
+	// may write the same code and state again.
+	restoreState func(context.Context) error
 }
 
 func (g memberGrant) fromCode() bool { return g.code != "" }
@@ -69,6 +73,13 @@ func signInMember(ctx context.Context, d mintDeps, creds *credentialStore, ch *c
 		if errors.Is(err, errNoRefreshToken) {
 			return nil, "", err
 		}
+		if g.restoreState != nil && !upstream.MaySpendGrant(err) {
+			rctx, cancelRestore := answerContext(ctx)
+			defer cancelRestore()
+			if rerr := g.restoreState(rctx); rerr != nil {
+				d.log.Warn("could not give back the state of a sign-in Resamania did not process; the member must start it again", "credential", key, "error", rerr)
+			}
+		}
 		return nil, "", signInFailed(ch.name, g, err)
 	}
 	now := d.now()
@@ -95,6 +106,8 @@ func signInFailed(chain string, g memberGrant, err error) error {
 		return &grantRefusedError{msg: "redirect_uri differs from the one the sign-in used (Resamania answered redirect_uri_mismatch)"}
 	case upstream.MaySpendGrant(err):
 		return &answerLostError{msg: fmt.Sprintf("chain %q: the %s reached Resamania but its answer was lost (%v), so the %s may be spent: %s", chain, grant, err, what, fix), err: err}
+	case errors.As(err, &ue) && g.restoreState != nil:
+		return &upstreamError{chain: chain, grant: grant, err: err, then: "Resamania did not process the code, so it and its state are unspent: write them again once it answers"}
 	case errors.As(err, &ue):
 		return &upstreamError{chain: chain, grant: grant, err: err}
 	}

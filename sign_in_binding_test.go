@@ -244,3 +244,31 @@ func TestExpiringStatesReadsABoundedNumber(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, left)
 }
+
+// TestCodeRefusedUnprocessedKeepsItsState: a code exchange that the gateway
+// refuses with a 429 (Resamania never saw the code) gives its state back, so
+// the app writes the same code and state again once the window ends; a code
+// Resamania processed still spends it.
+func TestCodeRefusedUnprocessedKeepsItsState(t *testing.T) {
+	env := getCredsBackend(t, 3600, nil)
+	loginURL, state := env.issueState(t, testMember, testRedirect)
+	code, _, err := env.fake.SignInAsMember(loginURL, testMember, "SENTINEL-member-password")
+	require.NoError(t, err)
+	write := map[string]any{"code": code, "redirect_uri": testRedirect, "state": state}
+
+	env.fake.InjectFault(fakeresamania.Fault{Status: http.StatusTooManyRequests, ResetIn: time.Second, Count: 1, GrantType: "authorization_code"})
+	_, err = env.request(logical.CreateOperation, credPath, write)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "Resamania did not process the code, so it and its state are unspent: write them again")
+	require.NotContains(t, err.Error(), code)
+	require.NotContains(t, err.Error(), state)
+
+	env.clock.Advance(2 * time.Second)
+	resp, err := env.request(logical.CreateOperation, credPath, write)
+	require.NoError(t, err)
+	require.False(t, resp.IsError(), "the same code and state, once the gateway's window ended: %v", resp)
+	require.Equal(t, 1, env.fake.TokenRequests(testChain, "authorization_code"), "the gateway's 429 never reached Resamania")
+
+	resp, err = env.request(logical.UpdateOperation, credPath, write)
+	requireStartAgain(t, resp, err, code, state)
+}
