@@ -64,3 +64,33 @@ func TestAllowedHostsMatching(t *testing.T) {
 	require.True(t, parseAllowedHosts("").allows("anything.example"), "unset: no restriction")
 	require.False(t, parseAllowedHosts("*.").allows("x.example"), "a bad entry allows nothing")
 }
+
+// TestStoredConfigOutsideTheAllowedHostsIsNotServed: a config stored before
+// the list was set (or before it was narrowed) sends nothing: its reads are
+// a 400 that names the variable and the fix, until the config is written
+// again with a listed host.
+func TestStoredConfigOutsideTheAllowedHostsIsNotServed(t *testing.T) {
+	env := getTestBackend(t)
+	env.configure(nil)
+
+	t.Setenv("RESAMANIA_ALLOWED_HOSTS", "api.resamania.com")
+	listed := otherNode(t, env, env.storage) // the plugin registered again, with the list, and reloaded
+	resp, err := listed.request(logical.ReadOperation, "token/"+testChain, nil)
+	require.NoError(t, err)
+	require.True(t, resp.IsError(), "a stored config on an unlisted host was served")
+	require.Contains(t, resp.Error().Error(), "nothing was sent")
+	require.Contains(t, resp.Error().Error(), `api_base_url host "127.0.0.1" is not in RESAMANIA_ALLOWED_HOSTS`)
+	require.Zero(t, env.fake.TokenRequests("", ""))
+	resp, err = listed.request(logical.ReadOperation, "config/"+testChain, nil)
+	require.NoError(t, err)
+	require.False(t, resp.IsError(), "the operator reads the config to fix it")
+	require.Equal(t, env.fake.URL(), resp.Data["api_base_url"])
+	require.Len(t, resp.Warnings, 1)
+	require.Contains(t, resp.Warnings[0], "RESAMANIA_ALLOWED_HOSTS")
+
+	t.Setenv("RESAMANIA_ALLOWED_HOSTS", "api.resamania.com,127.0.0.1")
+	relisted := otherNode(t, env, env.storage)
+	resp, err = relisted.request(logical.ReadOperation, "token/"+testChain, nil)
+	require.NoError(t, err)
+	require.False(t, resp.IsError(), "%v", resp.Error())
+}

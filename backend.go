@@ -95,6 +95,7 @@ func newBackend(now func() time.Time) *backend {
 		allowedHosts: allowedHostsFromEnv(),
 	}
 	b.chains = newChainCache(now, b.upstreamObserver)
+	b.chains.allowed = b.allowedHosts
 	b.metrics = newMetrics(func() float64 { return float64(b.tokens.cachedCount()) },
 		func() (float64, float64) { return lowestBudgetRatios(b.chains.budgets.All(), b.now()) },
 		func() float64 { return float64(b.chains.inFlight.ShareWaits()) })

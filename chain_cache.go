@@ -54,6 +54,10 @@ type chainCache struct {
 	// sends (metrics, logs); set once.
 	observer func(chain string) upstream.Observer
 
+	// allowed are the hosts a config may reach (allowedHostsEnv): a config
+	// stored before the list was set, or narrowed, is not served; set once.
+	allowed allowedHosts
+
 	// locks serialise, per chain, a lookup's storage read with a config
 	// change, so a lookup can never cache a config that a change replaced.
 	locks []*locksutil.LockEntry
@@ -102,6 +106,9 @@ func (c *chainCache) get(ctx context.Context, s logical.Storage, name string) (*
 	}
 	if cfg == nil {
 		return nil, &chainNotFoundError{chain: name}
+	}
+	if err := c.allowed.check(cfg, name); err != nil {
+		return nil, &hostNotAllowedError{chain: name, err: err}
 	}
 	client, err := c.newClient(name, cfg)
 	if err != nil {

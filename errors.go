@@ -26,6 +26,18 @@ func (e *chainNotFoundError) Error() string {
 	return fmt.Sprintf("chain %q is not configured: write its OAuth client to %sconfig/%s first", e.chain, e.mount, e.chain)
 }
 
+// hostNotAllowedError: the chain's stored config names a host the plugin's
+// allow-list leaves out (it was stored before the list was set or
+// narrowed), so nothing is sent.
+type hostNotAllowedError struct {
+	chain string
+	err   error
+}
+
+func (e *hostNotAllowedError) Error() string {
+	return fmt.Sprintf("chain %q is not served, and nothing was sent: its stored config is refused: %v; then write config/%s again", e.chain, e.err, e.chain)
+}
+
 // upstreamError is a failed grant, told with the chain and what Resamania
 // answered, with the fix when the operator has one.
 type upstreamError struct {
@@ -225,6 +237,7 @@ func allowsFallback(err error) bool {
 func errorResponse(err error) (*logical.Response, error) {
 	var (
 		notFound    *chainNotFoundError
+		notAllowed  *hostNotAllowedError
 		tooShort    *errTooShort
 		credMissing *credNotFoundError
 		credState   *credStateError
@@ -243,7 +256,7 @@ func errorResponse(err error) (*logical.Response, error) {
 	switch {
 	case errors.As(err, &lost):
 		return nil, logical.CodedError(http.StatusBadGateway, err.Error())
-	case errors.As(err, &notFound), errors.As(err, &tooShort), errors.As(err, &credMissing),
+	case errors.As(err, &notFound), errors.As(err, &notAllowed), errors.As(err, &tooShort), errors.As(err, &credMissing),
 		errors.As(err, &credState), errors.As(err, &refused), errors.As(err, &badState),
 		errors.As(err, &noContact), errors.As(err, &unknown), errors.As(err, &refusedIn):
 		return logical.ErrorResponse(err.Error()), nil

@@ -2,6 +2,7 @@ package resamania
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -238,6 +239,11 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 	data["allowed_redirect_uris"] = cfg.allowedRedirectURIs()
 	maps.Copy(data, b.health.fields(chainHealthSubject(chain), false))
 	ch, err := b.chains.get(ctx, req.Storage, chain)
+	var notAllowed *hostNotAllowedError
+	if errors.As(err, &notAllowed) {
+		// The operator reads the config to fix it: show it, and why it is not served.
+		return &logical.Response{Data: data, Warnings: []string{notAllowed.Error()}}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
