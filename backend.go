@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -39,6 +40,10 @@ type backend struct {
 	// guards keep a chain's deletion apart from the work that writes under
 	// the chain; their own lock.
 	guards *chainGuards
+
+	// stateLocks serialise, per chain, the count and the write of a new
+	// sign-in state, so concurrent auth-code-url calls cannot pass the cap.
+	stateLocks []*locksutil.LockEntry
 
 	// health is what this node saw of each chain's and credential's grants; its own lock.
 	health *healthBook
@@ -85,11 +90,12 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 
 func newBackend(now func() time.Time) *backend {
 	b := &backend{
-		tokens:   newTokenCache(now),
-		guards:   newChainGuards(),
-		refusals: newRefusedScopes(now),
-		health:   newHealthBook(),
-		now:      now,
+		tokens:     newTokenCache(now),
+		guards:     newChainGuards(),
+		stateLocks: locksutil.CreateLocks(),
+		refusals:   newRefusedScopes(now),
+		health:     newHealthBook(),
+		now:        now,
 		// Read once: the environment is the registration's, fixed for the
 		// plugin process's life.
 		allowedHosts: allowedHostsFromEnv(),

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/upstream"
@@ -79,7 +80,10 @@ func (b *backend) pathAuthCodeURLWrite(ctx context.Context, req *logical.Request
 	if err := cfg.checkRedirectAllowed(chain, redirectURI); err != nil {
 		return errorResponse(err)
 	}
+	lock := locksutil.LockForKey(b.stateLocks, chain)
+	lock.Lock()
 	state, expires, err := issueAuthState(ctx, req.Storage, b.now(), signIn{chain: chain, name: name, redirectURI: redirectURI})
+	lock.Unlock()
 	if err != nil {
 		return errorResponse(err)
 	}

@@ -1,8 +1,11 @@
 package resamania
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -224,6 +227,40 @@ func TestLiveAuthStatesAreCappedPerChain(t *testing.T) {
 	env.clock.Advance(authStateTTL + time.Second)
 	env.tick(t)
 	env.issueState(t, testMember, testRedirect)
+}
+
+// slowListStorage takes its time to list, as a remote storage does: long
+// enough for concurrent callers to count the same keys.
+type slowListStorage struct{ logical.Storage }
+
+func (s slowListStorage) List(ctx context.Context, prefix string) ([]string, error) {
+	time.Sleep(10 * time.Millisecond)
+	return s.Storage.List(ctx, prefix)
+}
+
+// TestConcurrentSignInsCannotPassTheCap: 20 auth-code-url calls at once on
+// a chain one state short of its cap issue exactly one state.
+func TestConcurrentSignInsCannotPassTheCap(t *testing.T) {
+	env := getCredsBackend(t, 3600, nil)
+	for i := range maxLiveAuthStates - 1 {
+		env.issueState(t, fmt.Sprintf("m%d", i), testRedirect)
+	}
+	env.storage = slowListStorage{env.storage}
+	var issued atomic.Int32
+	var callers sync.WaitGroup
+	for range 20 {
+		callers.Go(func() {
+			resp, err := env.request(logical.UpdateOperation, "auth-code-url/"+testChain, map[string]any{"name": testMember, "redirect_uri": testRedirect})
+			if err == nil && !resp.IsError() {
+				issued.Add(1)
+			}
+		})
+	}
+	callers.Wait()
+	require.Equal(t, int32(1), issued.Load())
+	keys, err := env.storage.List(t.Context(), chainDir(authStateStoragePrefix, testChain))
+	require.NoError(t, err)
+	require.Len(t, keys, maxLiveAuthStates)
 }
 
 // The periodic function reads a bounded number of states per chain per tick,
