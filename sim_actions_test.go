@@ -218,6 +218,9 @@ func (w *world) signIn(ctx context.Context, chain, name, subject, path string, d
 	if o.ok || strings.Contains(o.text, "held in memory") {
 		w.facts.signedIn(l)
 	}
+	if strings.Contains(o.text, "reached Resamania but its answer was lost") {
+		w.facts.signInLost(l)
+	}
 	return o
 }
 

@@ -17,6 +17,11 @@ type lineage struct {
 	seq, step            int
 	replaced             bool // the sign-in's answer replaced the credential: stored, or held to be stored
 	replacedAt           int  // when, in seq
+	// reportedLost: the plugin told the sign-in's caller that its answer was
+	// lost after Resamania processed it (the member must sign in again): a
+	// loss in transit the plugin saw, though no fault caused it (a client
+	// timeout on a loaded machine).
+	reportedLost bool
 }
 
 // forgetting is an operator's delete: of a credential, or of a whole chain
@@ -73,6 +78,12 @@ func (f *facts) signedIn(l *lineage) {
 	defer f.mu.Unlock()
 	f.seq++
 	l.replaced, l.replacedAt = true, f.seq
+}
+
+func (f *facts) signInLost(l *lineage) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l.reportedLost = true
 }
 
 func (f *facts) forgot(chain, name string) {

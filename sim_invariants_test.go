@@ -164,6 +164,12 @@ func (w *world) checkLiveTokensKept(creds map[string]storedCred, holder map[stri
 		if _, ok := lost[live.Token]; ok || f.forgotten(l, subjectOf[creds[want].RefreshToken]) {
 			continue
 		}
+		if l.reportedLost && subjectOf[creds[want].RefreshToken] != l.subject {
+			continue // its caller was told the answer was lost, and nothing of it is stored
+		}
+		if c, ok := creds[want]; ok && c.State == "uncertain" {
+			continue // the refresh that issued it lost its answer, and the credential says so
+		}
 		state := "no credential stored"
 		if c, ok := creds[want]; ok {
 			state = fmt.Sprintf("stored credential %s: %s (%s)", want, c.State, clipText(c.StateReason))
