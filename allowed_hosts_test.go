@@ -24,7 +24,8 @@ func TestAllowedHostsRefuseAnyOtherHost(t *testing.T) {
 	t.Setenv("RESAMANIA_ALLOWED_HOSTS", "api.resamania.com,*.resamania.com,127.0.0.1")
 	env = getTestBackend(t)
 	env.configure(nil)
-	before := env.dumpStorage()
+	before, err := getChainConfig(t.Context(), env.storage, testChain)
+	require.NoError(t, err)
 	for page, allowed := range map[string]bool{
 		"https://api.resamania.com/oauth/login/{client_token}":     true,
 		"https://members.resamania.com/oauth/login/{client_token}": true,
@@ -42,7 +43,11 @@ func TestAllowedHostsRefuseAnyOtherHost(t *testing.T) {
 		require.Contains(t, resp.Error().Error(), "RESAMANIA_ALLOWED_HOSTS")
 	}
 	env.configure(map[string]any{"login_url": ""})
-	require.Equal(t, before, env.dumpStorage())
+	after, err := getChainConfig(t.Context(), env.storage, testChain)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"login_url": ""}, after.Written, "an empty login_url reads back as written")
+	after.Written = nil
+	require.True(t, before.equal(after), "back to the config before: %+v", after)
 }
 func TestAllowedHostsMatching(t *testing.T) {
 	hosts := parseAllowedHosts(" API.resamania.com ,*.resamania.com,, 127.0.0.1,[::1]")

@@ -61,6 +61,10 @@ type chainConfig struct {
 	// (redirect_uris.go); none takes no sign-in by code. Not in the
 	// fingerprint: it does not change how tokens are minted.
 	AllowedRedirectURIs []string `json:"allowed_redirect_uris,omitempty"`
+	// Written holds, by field name, the text a field was written as where a
+	// read would otherwise show its normal form (config_as_written.go).
+	// Only a read uses it; never a secret.
+	Written map[string]string `json:"written,omitempty"`
 }
 
 // loginPlaceholder in login_url stands for the chain's client_token.

@@ -150,7 +150,7 @@ func TestLoginURL(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, resp)
 	require.Zero(t, env.fake.TokenRequests("", ""), "the sign-in page does not decide minting")
-	require.Equal(t, "https://api.resamania.example/oauth/login/"+testChain, env.mustRead(t, "config/"+testChain).Data["login_url"])
+	require.Equal(t, "https://api.resamania.example/oauth/login/{client_token}", env.mustRead(t, "config/"+testChain).Data["login_url"], "as written")
 	resp, err = env.request(logical.UpdateOperation, "config/"+testChain, map[string]any{"allowed_redirect_uris": "https://app.example/callback"})
 	require.NoError(t, err)
 	require.Nil(t, resp)

@@ -66,6 +66,7 @@ func (b *backend) prepareConfigWrite(ctx context.Context, chain string, stored *
 	if err := cfg.validate(); err != nil {
 		return configWrite{resp: logical.ErrorResponse(err.Error())}, nil
 	}
+	cfg.keepWrittenForms(chain, d)
 	// Checked before any request: nothing is sent where it may not go.
 	if err := b.allowedHosts.check(cfg, chain); err != nil {
 		return configWrite{resp: logical.ErrorResponse(err.Error())}, nil

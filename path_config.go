@@ -187,19 +187,19 @@ func configBehaviourFields() map[string]*framework.FieldSchema {
 // secrets, and the chain's health as this node saw it.
 func configReadFields() map[string]*framework.FieldSchema {
 	fields := map[string]*framework.FieldSchema{
-		"api_base_url":      {Type: framework.TypeString, Description: "Base URL of the Resamania API."},
+		"api_base_url":      {Type: framework.TypeString, Description: "Base URL of the Resamania API, as it was written (token_url shows the endpoint it gives)."},
 		"token_url":         {Type: framework.TypeString, Description: "The token endpoint this chain's tokens come from."},
 		"client_id":         {Type: framework.TypeString, Description: "The OAuth client's identifier."},
 		"client_secret_set": {Type: framework.TypeBool, Description: "Whether a client secret is stored (it is never returned)."},
 		"api_key_set":       {Type: framework.TypeBool, Description: "Whether a gateway key is stored (it is never returned)."},
 		"scope":             {Type: framework.TypeString, Description: "Scopes asked for."},
 		"ca_pem":            {Type: framework.TypeString, Description: "CA bundle trusted for the token endpoint, empty for the system's."},
-		"request_timeout":   {Type: framework.TypeDurationSecond, Description: "Timeout of one request, in seconds."},
+		"request_timeout":   {Type: framework.TypeDurationSecond, Description: "Timeout of one request, in seconds, or the duration text it was written as (such as 15s)."},
 		"lease_mode":        {Type: framework.TypeString, Description: "non_renewable, renewable or none."},
 		"no_lease":          {Type: framework.TypeBool, Description: "Whether tokens are returned without a lease (lease_mode none)."},
 		"share_api_key":     {Type: framework.TypeBool, Description: "Whether token/<client_token> reads return the gateway key."},
-		"refresh_token_ttl": {Type: framework.TypeDurationSecond, Description: "Lifetime of members' refresh tokens, in seconds."},
-		"login_url":         {Type: framework.TypeString, Description: "The page this chain's members sign in on (auth-code-url adds the query)."},
+		"refresh_token_ttl": {Type: framework.TypeDurationSecond, Description: "Lifetime of members' refresh tokens, in seconds, or the duration text it was written as (such as 24h)."},
+		"login_url":         {Type: framework.TypeString, Description: "The page this chain's members sign in on (auth-code-url adds the query): as it was written, {client_token} included; the documented page when none was written."},
 	}
 	fields["allowed_redirect_uris"] = &framework.FieldSchema{Type: framework.TypeCommaStringSlice, Description: "The redirect_uris members' sign-ins by code may use."}
 	maps.Copy(fields, healthFields())
@@ -237,6 +237,7 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 		"login_url":         cfg.loginPage(chain),
 	}
 	data["allowed_redirect_uris"] = cfg.allowedRedirectURIs()
+	cfg.readAsWritten(data)
 	maps.Copy(data, b.health.fields(chainHealthSubject(chain), false))
 	ch, err := b.chains.get(ctx, req.Storage, chain)
 	var notAllowed *hostNotAllowedError
@@ -404,6 +405,12 @@ of every scope, its members' credentials (their refresh tokens: members must
 sign in again if the chain is configured again), its contacts (members'
 emails) and its pending sign-ins. The response warns how many credentials
 and contacts went with it.
+
+A read returns each field as it was last written (a trailing slash, a
+duration such as 24h, spaces in scope), so that tools which compare what
+they wrote with what they read, such as Terraform's vault_generic_endpoint,
+see no change: the plugin itself uses the normal form, which token_url shows
+for api_base_url.
 
 The read also shows what the gateway's latest answer said is left of the
 gateway key's rate limit and quota (gateway_rate_remaining,

@@ -3,6 +3,7 @@ package resamania
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/helper/testhelpers/schema"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -21,9 +22,13 @@ func TestConfigRoundTripHidesSecrets(t *testing.T) {
 	require.Equal(t, testClientID, resp.Data["client_id"])
 	require.Equal(t, true, resp.Data["client_secret_set"])
 	require.Equal(t, true, resp.Data["api_key_set"])
-	require.Equal(t, "read write", resp.Data["scope"])
-	require.Equal(t, int64(15), resp.Data["request_timeout"])
+	require.Equal(t, "  read   write ", resp.Data["scope"], "as written")
+	require.Equal(t, "15s", resp.Data["request_timeout"], "as written")
 	require.Equal(t, false, resp.Data["no_lease"])
+	cfg, err := getChainConfig(t.Context(), env.storage, testChain)
+	require.NoError(t, err)
+	require.Equal(t, "read write", cfg.Scope, "used in its normal form")
+	require.Equal(t, 15*time.Second, cfg.RequestTimeout)
 	for k, v := range resp.Data {
 		require.NotContains(t, strings.ToLower(k), "secret\"")
 		if s, ok := v.(string); ok {
@@ -67,8 +72,11 @@ func TestConfigBareHostMeansHTTPS(t *testing.T) {
 	require.Nil(t, resp)
 	resp, err = env.request(logical.ReadOperation, "config/"+testChain, nil)
 	require.NoError(t, err)
-	require.Equal(t, "https://api.example.test/integration", resp.Data["api_base_url"])
+	require.Equal(t, "api.example.test/integration/", resp.Data["api_base_url"], "as written")
 	require.Equal(t, "https://api.example.test/integration/mychain/oauth/v2/token", resp.Data["token_url"])
+	cfg, err := getChainConfig(t.Context(), env.storage, testChain)
+	require.NoError(t, err)
+	require.Equal(t, "https://api.example.test/integration", cfg.APIBaseURL)
 }
 
 func TestConfigListAndDelete(t *testing.T) {

@@ -21,6 +21,9 @@ type StackOptions struct {
 	PluginVersion string
 	// Mount is where Plugin is mounted; "" registers it only.
 	Mount string
+	// Unregistered leaves Plugin in the plugin directory only, for a test
+	// whose own tooling registers it (Mount must be "").
+	Unregistered bool
 	// Audit enables a file audit device before the plugin is mounted
 	// (Stack.AuditLog), one server only.
 	Audit bool
@@ -72,6 +75,12 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 		if opts.Audit {
 			st.AuditLog = st.Vault.EnableFileAudit(t)
 		}
+	}
+	if opts.Unregistered {
+		if opts.Mount != "" {
+			t.Fatalf("StartStack: Mount %q needs the plugin registered", opts.Mount)
+		}
+		return st
 	}
 	st.Vault.Register(t, st.Plugin)
 	if opts.Mount != "" {
