@@ -148,3 +148,34 @@ func proseLines(doc string) []string {
 	}
 	return lines
 }
+
+// TestDocsNameRealCommands: every `make <target>` the documentation gives is
+// a target of the Makefile, and every scripts/*.sh or examples/ file it names
+// is in the repository, so a reader's copy-paste works.
+func TestDocsNameRealCommands(t *testing.T) {
+	makefile, err := os.ReadFile("Makefile")
+	require.NoError(t, err)
+	targets := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^([a-z][a-z0-9-]*)\s*:`).FindAllStringSubmatch(string(makefile), -1) {
+		targets[m[1]] = true
+	}
+	require.True(t, targets["test"] && targets["demo"], "the Makefile's targets were read")
+	makeRe := regexp.MustCompile("(?:^|`|\\$ |&& |; )(?:[A-Z_]+=\\S+ )*make ([a-z][a-z0-9-]*)")
+	fileRe := regexp.MustCompile(`\b((?:scripts|examples)/[A-Za-z0-9_./-]*[A-Za-z0-9_-])`)
+	for _, doc := range documents(t) {
+		raw, err := os.ReadFile(doc)
+		require.NoError(t, err)
+		for n, line := range strings.Split(string(raw), "\n") {
+			for _, m := range makeRe.FindAllStringSubmatch(line, -1) {
+				require.True(t, targets[m[1]], "%s:%d gives `make %s`, which the Makefile has no target for", doc, n+1, m[1])
+			}
+			for _, m := range fileRe.FindAllStringSubmatch(line, -1) {
+				if strings.HasPrefix(doc, "docs/") && strings.Contains(line, "../"+m[1]) {
+					continue // a relative link: TestDocsLinksResolve checks it
+				}
+				_, err := os.Stat(m[1])
+				require.NoError(t, err, "%s:%d names %s, which is not in the repository", doc, n+1, m[1])
+			}
+		}
+	}
+}
