@@ -15,7 +15,7 @@ func TestClusterReadsThroughEveryNode(t *testing.T) {
 	standbys := c.Standbys(active)
 	require.Len(t, standbys, clusterSize-1)
 	cs.configure(t, standbys[0], map[string]any{"request_timeout": 60}) // the held mint must outlast the wait for every reader
-	auditLog := cs.node(active).EnableFileAudit(t)                      // the active node audits every read, forwarded ones included
+	auditLog := c.EnableFileAudit(t, active)                            // the active node audits every read, forwarded ones included
 
 	// A cold chain, read by 30 readers at once spread over the three nodes:
 	// the standbys forward to the active node, whose plugin makes one call,
