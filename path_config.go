@@ -34,7 +34,11 @@ func pathConfigEntry(b *backend) *framework.Path {
 				DisplayAttrs: &framework.DisplayAttributes{
 					OperationVerb: "configure",
 				},
-				Responses: map[int][]framework.Response{http.StatusNoContent: {{Description: "stored"}}},
+				// Verified with a token request, then stored: a standby that
+				// ran it would call Resamania once more before forwarding.
+				ForwardPerformanceStandby:   true,
+				ForwardPerformanceSecondary: true,
+				Responses:                   map[int][]framework.Response{http.StatusNoContent: {{Description: "stored"}}},
 			},
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback: b.pathConfigWrite,
@@ -42,7 +46,9 @@ func pathConfigEntry(b *backend) *framework.Path {
 				DisplayAttrs: &framework.DisplayAttributes{
 					OperationVerb: "configure",
 				},
-				Responses: map[int][]framework.Response{http.StatusNoContent: {{Description: "stored"}}},
+				ForwardPerformanceStandby:   true,
+				ForwardPerformanceSecondary: true,
+				Responses:                   map[int][]framework.Response{http.StatusNoContent: {{Description: "stored"}}},
 			},
 			logical.ReadOperation: &framework.PathOperation{
 				Callback: b.pathConfigRead,
@@ -58,6 +64,9 @@ func pathConfigEntry(b *backend) *framework.Path {
 				DisplayAttrs: &framework.DisplayAttributes{
 					OperationVerb: "delete",
 				},
+				// Waits for the chain's work under way, then writes.
+				ForwardPerformanceStandby:   true,
+				ForwardPerformanceSecondary: true,
 				Responses: map[int][]framework.Response{
 					http.StatusNoContent: {{Description: "deleted; nothing else was stored under the chain"}},
 					http.StatusOK:        {{Description: "deleted, with a warning that counts the member credentials and contacts deleted with it"}},

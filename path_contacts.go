@@ -28,13 +28,15 @@ func pathContactEntry(b *backend) *framework.Path {
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.CreateOperation: &framework.PathOperation{
 				Callback: b.pathContactWrite, Summary: "Name a member for member-scoped tokens.",
-				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "write"},
-				Responses:    map[int][]framework.Response{http.StatusNoContent: {{Description: "stored"}}},
+				DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "write"},
+				ForwardPerformanceStandby: true, ForwardPerformanceSecondary: true,
+				Responses: map[int][]framework.Response{http.StatusNoContent: {{Description: "stored"}}},
 			},
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback: b.pathContactWrite, Summary: "Change a contact's email; its cached token is dropped.",
-				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "write"},
-				Responses:    map[int][]framework.Response{http.StatusNoContent: {{Description: "stored"}}},
+				DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "write"},
+				ForwardPerformanceStandby: true, ForwardPerformanceSecondary: true,
+				Responses: map[int][]framework.Response{http.StatusNoContent: {{Description: "stored"}}},
 			},
 			logical.ReadOperation: &framework.PathOperation{
 				Callback: b.pathContactRead, Summary: "Read a contact's email.",
@@ -43,8 +45,9 @@ func pathContactEntry(b *backend) *framework.Path {
 			},
 			logical.DeleteOperation: &framework.PathOperation{
 				Callback: b.pathContactDelete, Summary: "Forget a contact and its cached token.",
-				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "delete"},
-				Responses:    map[int][]framework.Response{http.StatusNoContent: {{Description: "deleted"}}},
+				DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "delete"},
+				ForwardPerformanceStandby: true, ForwardPerformanceSecondary: true,
+				Responses: map[int][]framework.Response{http.StatusNoContent: {{Description: "deleted"}}},
 			},
 		},
 		ExistenceCheck:  b.pathContactExists,

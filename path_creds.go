@@ -72,8 +72,9 @@ func pathCredsEntry(b *backend) *framework.Path {
 			},
 			logical.DeleteOperation: &framework.PathOperation{
 				Callback: b.pathCredsDelete, Summary: "Forget a member's credential.",
-				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "delete"},
-				Responses:    map[int][]framework.Response{http.StatusNoContent: {{Description: "deleted"}}},
+				DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "delete"},
+				ForwardPerformanceStandby: true, ForwardPerformanceSecondary: true,
+				Responses: map[int][]framework.Response{http.StatusNoContent: {{Description: "deleted"}}},
 			},
 		},
 		ExistenceCheck:  b.pathCredsExists,

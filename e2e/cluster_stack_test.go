@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/vault/api"
 	"github.com/stretchr/testify/require"
 
 	"github.com/resamania-oss/vault-plugin-secrets-resamania/internal/fakeresamania"
@@ -113,9 +114,28 @@ func (cs *clusterStack) requireCredentialEverywhere(t *testing.T, name string) s
 			first = tok
 		}
 		require.Equal(t, first, tok, "%s through node%d: one refresh serves every node", name, i)
-		sec, err := client.Logical().Read(credsPrefix + name + "/status")
-		require.NoError(t, err)
-		require.Equal(t, "active", sec.Data["state"], "%s through node%d", name, i)
+		readSettled(t, client, credsPrefix+name+"/status", func(sec *api.Secret) bool { return sec.Data["state"] == "active" })
 	}
 	return first
+}
+
+// readSettled reads path through client until settled says the answer is
+// the one expected, for at most 5 s, and returns it: an OpenBao standby
+// answers reads from its own storage, which follows the active node's a
+// moment later (a Vault standby forwards them).
+func readSettled(t *testing.T, client *api.Client, path string, settled func(*api.Secret) bool) *api.Secret {
+	t.Helper()
+	var (
+		sec *api.Secret
+		err error
+	)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if sec, err = client.Logical().Read(path); err == nil && sec != nil && settled(sec) {
+			return sec
+		}
+	}
+	require.NoError(t, err, "read %s through %s", path, client.Address())
+	require.NotNil(t, sec, "read %s through %s", path, client.Address())
+	require.True(t, settled(sec), "read %s through %s: %v", path, client.Address(), sec.Data)
+	return sec
 }

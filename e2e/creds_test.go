@@ -3,8 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,22 +80,8 @@ func TestImportAndConcurrentReadsRefreshOnce(t *testing.T) {
 	st := newCredsStack(t, 4)
 	st.configure(t, "request_timeout=60") // the held refresh must outlast the wait for every reader
 	// A refresh token the app got on its own, outside the plugin, through the gateway.
-	req, err := http.NewRequest(http.MethodPost, st.fake.TokenURL(chain), strings.NewReader(url.Values{
-		"grant_type": {"authorization_code"}, "code": {st.fake.IssueCode(chain, clientID, redirectURI, member)},
-		"redirect_uri": {redirectURI}, "client_id": {clientID}, "client_secret": {clientSecret},
-	}.Encode()))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("x-gravitee-api-key", gatewayKey)
-	grant, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer grant.Body.Close()
-	var body struct {
-		RefreshToken string `json:"refresh_token"`
-	}
-	require.NoError(t, json.NewDecoder(grant.Body).Decode(&body))
-	require.NotEmpty(t, body.RefreshToken)
-	st.vault.MustCLI(t, "write", credsPath, "refresh_token="+body.RefreshToken)
+	imported := appRefreshToken(t, st.fake)
+	st.vault.MustCLI(t, "write", credsPath, "refresh_token="+imported)
 	require.Equal(t, 1, st.fake.TokenRequests(chain, "refresh_token"), "an import proves the token at once")
 	st.readCred(t, member)
 

@@ -159,6 +159,34 @@ func (c *Cluster) newNode(t testing.TB, i int, ports []int) (*Node, error) {
 func (c *Cluster) RegisterAndEnable(t testing.TB, p *Plugin, mountPath string) {
 	t.Helper()
 	c.Nodes[c.Active(t)].Process.RegisterAndEnable(t, p, mountPath)
+	c.WaitMountRouted(t, mountPath)
+}
+
+// mountRoutedTimeout bounds the wait for every node to route a new mount.
+const mountRoutedTimeout = 15 * time.Second
+
+// WaitMountRouted waits until every running node answers path-help for
+// mountPath. An OpenBao standby, which answers requests itself, mounts a new
+// mount a moment after the active node, when the mount table's change
+// reaches it; until then it answers 404 "no handler for route", unforwarded.
+func (c *Cluster) WaitMountRouted(t testing.TB, mountPath string) {
+	t.Helper()
+	deadline := time.Now().Add(mountRoutedTimeout)
+	for _, n := range c.Nodes {
+		if !n.Process.Running() {
+			continue
+		}
+		for {
+			_, err := n.Process.Client.Help(mountPath + "/")
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s does not route %s/ %s after it was mounted: %v", n.NodeID, mountPath, mountRoutedTimeout, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 }
 
 func (c *Cluster) logPaths() []string {

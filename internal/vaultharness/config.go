@@ -37,11 +37,8 @@ func writeConfig(path string, cfg serverConfig) error {
 		// OpenBao wants audit devices declared in the config; the tests
 		// enable theirs through the CLI, as on Vault.
 		b.WriteString("unsafe_allow_api_audit_creation = true\n")
-		// On raft, OpenBao's standbys answer reads themselves by default,
-		// from storage that may lag the active node (eventual consistency).
-		// The cluster tests prove Vault's model, every request forwarded to
-		// the active node, which OpenBao gives with this setting.
-		b.WriteString("disable_standby_reads = true\n")
+		// No disable_standby_reads: the cluster tests run OpenBao as it is
+		// installed, its standbys answering reads themselves.
 	}
 	if !cfg.Dev {
 		b.WriteString(cfg.Storage)

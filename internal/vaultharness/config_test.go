@@ -44,6 +44,13 @@ func TestWriteConfig(t *testing.T) {
 			},
 			not: []string{`storage "file"`},
 		},
+		{
+			// OpenBao's default: its standbys answer reads, as users run them.
+			name: "openbao raft",
+			cfg:  serverConfig{Port: 9000, LogLevel: "debug", Flavor: FlavorOpenBao, Storage: raftStorage("/data", "node1", 1, nil)},
+			want: []string{"unsafe_allow_api_audit_creation = true", `storage "raft" {`},
+			not:  []string{"disable_standby_reads"},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

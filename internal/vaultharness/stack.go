@@ -85,6 +85,9 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 	st.Vault.Register(t, st.Plugin)
 	if opts.Mount != "" {
 		st.Vault.Enable(t, st.Plugin, opts.Mount)
+		if st.Cluster != nil {
+			st.Cluster.WaitMountRouted(t, opts.Mount)
+		}
 	}
 	return st
 }
