@@ -97,6 +97,12 @@ func requireOneToken(t *testing.T, clients []*api.Client, results []readResult) 
 // each before routing it to the plugin.
 func auditedRequests(t *testing.T, auditLog, path string) int {
 	t.Helper()
+	return auditedOperations(t, auditLog, "read", path)
+}
+
+// auditedOperations counts the audit log's requests of operation on path.
+func auditedOperations(t *testing.T, auditLog, operation, path string) int {
+	t.Helper()
 	n := 0
 	for line := range strings.Lines(vaultharness.ReadLog(auditLog)) {
 		var entry struct {
@@ -109,7 +115,7 @@ func auditedRequests(t *testing.T, auditLog, path string) int {
 		if json.Unmarshal([]byte(line), &entry) != nil {
 			continue // the last line, being written
 		}
-		if entry.Type == "request" && entry.Request.Operation == "read" && entry.Request.Path == path {
+		if entry.Type == "request" && entry.Request.Operation == operation && entry.Request.Path == path {
 			n++
 		}
 	}

@@ -138,22 +138,3 @@ func filesHoldNoSecret(t *testing.T, dir string, secrets []string) {
 	})
 	require.NoError(t, err)
 }
-
-// auditedOperation: the audit log has a request of operation on path.
-func auditedOperation(t *testing.T, auditLog, operation, path string) bool {
-	t.Helper()
-	for line := range strings.Lines(vaultharness.ReadLog(auditLog)) {
-		var entry struct {
-			Type    string `json:"type"`
-			Request struct {
-				Operation string `json:"operation"`
-				Path      string `json:"path"`
-			} `json:"request"`
-		}
-		if json.Unmarshal([]byte(line), &entry) == nil && entry.Type == "request" &&
-			entry.Request.Operation == operation && entry.Request.Path == path {
-			return true
-		}
-	}
-	return false
-}

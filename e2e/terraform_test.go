@@ -106,7 +106,7 @@ func TestTerraformExample(t *testing.T) {
 	left, err := v.Client.Logical().List("sys/raw/logical/" + mountUUID + "/")
 	require.NoError(t, err)
 	require.Nil(t, left, "the mount's storage is empty")
-	require.True(t, auditedOperation(t, st.audit, "delete", configPath), "the chain's config was deleted through the plugin")
+	require.Positive(t, auditedOperations(t, st.audit, "delete", configPath), "the chain's config was deleted through the plugin")
 	filesHoldNoSecret(t, st.tofu.Dir, append(secretsToHide(st.fake), statePassphrase, wrongSecret))
 }
 
