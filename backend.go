@@ -56,10 +56,6 @@ type backend struct {
 	// once in newBackend.
 	keepAliveScan credentialScanner
 
-	// allowedHosts are the hosts a config may reach, from the plugin's
-	// environment. Set once in newBackend.
-	allowedHosts allowedHosts
-
 	// now is the clock, injectable by tests. Set once in newBackend.
 	now func() time.Time
 
@@ -96,12 +92,10 @@ func newBackend(now func() time.Time) *backend {
 		refusals:   newRefusedScopes(now),
 		health:     newHealthBook(),
 		now:        now,
-		// Read once: the environment is the registration's, fixed for the
-		// plugin process's life.
-		allowedHosts: allowedHostsFromEnv(),
 	}
-	b.chains = newChainCache(now, b.upstreamObserver)
-	b.chains.allowed = b.allowedHosts
+	// The allow-list is read once: the environment is the registration's,
+	// fixed for the plugin process's life.
+	b.chains = newChainCache(now, b.upstreamObserver, allowedHostsFromEnv())
 	b.metrics = newMetrics(func() float64 { return float64(b.tokens.cachedCount()) },
 		func() (float64, float64) { return lowestBudgetRatios(b.chains.budgets.All(), b.now()) },
 		func() float64 { return float64(b.chains.inFlight.ShareWaits()) })

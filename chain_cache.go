@@ -54,8 +54,10 @@ type chainCache struct {
 	// sends (metrics, logs); set once.
 	observer func(chain string) upstream.Observer
 
-	// allowed are the hosts a config may reach (allowedHostsEnv): a config
-	// stored before the list was set, or narrowed, is not served; set once.
+	// allowed are the hosts a config may reach (allowedHostsEnv), checked
+	// when a config is written (config_write.go) and when a stored one is
+	// loaded: one stored before the list was set, or narrowed, is not
+	// served; set once.
 	allowed allowedHosts
 
 	// locks serialise, per chain, a lookup's storage read with a config
@@ -66,8 +68,8 @@ type chainCache struct {
 	chains map[string]*chainEntry // guarded by mu
 }
 
-func newChainCache(now func() time.Time, observer func(chain string) upstream.Observer) *chainCache {
-	return &chainCache{now: now, holds: upstream.NewGatewayHolds(), budgets: upstream.NewGatewayBudgets(), inFlight: upstream.NewInFlightLimit(maxUpstreamInFlight, maxChainInFlight), transports: upstream.NewTransports(),
+func newChainCache(now func() time.Time, observer func(chain string) upstream.Observer, allowed allowedHosts) *chainCache {
+	return &chainCache{now: now, allowed: allowed, holds: upstream.NewGatewayHolds(), budgets: upstream.NewGatewayBudgets(), inFlight: upstream.NewInFlightLimit(maxUpstreamInFlight, maxChainInFlight), transports: upstream.NewTransports(),
 		observer: observer, locks: locksutil.CreateLocks(), chains: make(map[string]*chainEntry)}
 }
 

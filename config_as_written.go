@@ -1,8 +1,8 @@
 package resamania
 
 import (
+	"fmt"
 	"maps"
-	"strconv"
 	"strings"
 	"time"
 
@@ -37,13 +37,14 @@ func (c *chainConfig) keepWrittenForms(chain string, d *framework.FieldData) {
 	if written == nil {
 		written = map[string]string{}
 	}
+	normal := c.readFields(chain) // what a read shows when nothing else was written
 	for _, name := range writtenTextFields {
 		raw, named := d.Raw[name]
 		if !named {
 			continue
 		}
 		delete(written, name)
-		if text, ok := raw.(string); ok && text != c.normalText(name, chain) {
+		if text, ok := raw.(string); ok && text != fmt.Sprint(normal[name]) {
 			written[name] = text
 		}
 	}
@@ -52,30 +53,6 @@ func (c *chainConfig) keepWrittenForms(chain string, d *framework.FieldData) {
 	if len(written) > 0 {
 		c.Written = written
 	}
-}
-
-// normalText is what a read shows of the field when nothing else was
-// written: the stored form, durations in whole seconds.
-func (c *chainConfig) normalText(name, chain string) string {
-	switch name {
-	case "api_base_url":
-		return c.APIBaseURL
-	case "client_id":
-		return c.ClientID
-	case "scope":
-		return c.Scope
-	case "ca_pem":
-		return c.CAPEM
-	case "lease_mode":
-		return c.leaseMode()
-	case "login_url":
-		return c.loginPage(chain)
-	case "request_timeout":
-		return strconv.FormatInt(int64(c.RequestTimeout.Seconds()), 10)
-	case "refresh_token_ttl":
-		return strconv.FormatInt(int64(c.refreshTokenTTL().Seconds()), 10)
-	}
-	return ""
 }
 
 // namesStored: text, normalised as a write normalises it, is the stored value.

@@ -68,7 +68,7 @@ func (b *backend) prepareConfigWrite(ctx context.Context, chain string, stored *
 	}
 	cfg.keepWrittenForms(chain, d)
 	// Checked before any request: nothing is sent where it may not go.
-	if err := b.allowedHosts.check(cfg, chain); err != nil {
+	if err := b.chains.allowed.check(cfg, chain); err != nil {
 		return configWrite{resp: logical.ErrorResponse(err.Error())}, nil
 	}
 	if err := secretsMoved(chain, stored, cfg, d); err != nil {

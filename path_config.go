@@ -230,22 +230,7 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 	if err != nil || cfg == nil {
 		return nil, err
 	}
-	data := map[string]any{
-		"api_base_url":      cfg.APIBaseURL,
-		"token_url":         upstream.TokenURL(cfg.APIBaseURL, chain),
-		"client_id":         cfg.ClientID,
-		"client_secret_set": cfg.ClientSecret != "",
-		"api_key_set":       cfg.APIKey != "",
-		"scope":             cfg.Scope,
-		"ca_pem":            cfg.CAPEM,
-		"request_timeout":   int64(cfg.RequestTimeout.Seconds()),
-		"lease_mode":        cfg.leaseMode(),
-		"no_lease":          cfg.leaseMode() == leaseNone,
-		"share_api_key":     cfg.ShareAPIKey,
-		"refresh_token_ttl": int64(cfg.refreshTokenTTL().Seconds()),
-		"login_url":         cfg.loginPage(chain),
-	}
-	data["allowed_redirect_uris"] = cfg.allowedRedirectURIs()
+	data := cfg.readFields(chain)
 	cfg.readAsWritten(data)
 	maps.Copy(data, b.health.fields(chainHealthSubject(chain), false))
 	ch, err := b.chains.get(ctx, req.Storage, chain)
@@ -259,6 +244,27 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 	}
 	maps.Copy(data, budgetFields(ch, b.now()))
 	return &logical.Response{Data: data}, nil
+}
+
+// readFields are a config read's fields in their normal form, the one the
+// plugin uses: never a secret.
+func (c *chainConfig) readFields(chain string) map[string]any {
+	return map[string]any{
+		"api_base_url":          c.APIBaseURL,
+		"token_url":             upstream.TokenURL(c.APIBaseURL, chain),
+		"client_id":             c.ClientID,
+		"client_secret_set":     c.ClientSecret != "",
+		"api_key_set":           c.APIKey != "",
+		"scope":                 c.Scope,
+		"ca_pem":                c.CAPEM,
+		"request_timeout":       int64(c.RequestTimeout.Seconds()),
+		"lease_mode":            c.leaseMode(),
+		"no_lease":              c.leaseMode() == leaseNone,
+		"share_api_key":         c.ShareAPIKey,
+		"refresh_token_ttl":     int64(c.refreshTokenTTL().Seconds()),
+		"login_url":             c.loginPage(chain),
+		"allowed_redirect_uris": c.allowedRedirectURIs(),
+	}
 }
 
 func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
