@@ -17,14 +17,12 @@ xz_sum="d376d886c7e218aaff05415bb74465cd54cb3a5a957a0bddd4e44ae194409fe1"
 bin_sum="8cc068f0de607914aa172867c39506e4e36ab1b195bd32f858b5c573cef4ed34"
 out="$root/.bin/bao"
 
-sum_of() { sha256sum "$1" | awk '{print $1}'; }
-
-if [ -x "$out" ] && [ "$(sum_of "$out")" = "$bin_sum" ]; then
-  exit 0
-fi
+. "$root/scripts/unpack-checked.sh"
 
 src="${BAO_XZ:-$root/../shared/bin/$archive}"
-if [ ! -f "$src" ]; then
+rc=0
+unpack_checked "$src" "$xz_sum" "$bin_sum" "$out" || rc=$?
+if [ "$rc" = 3 ]; then
   if [ -n "${BAO_XZ:-}" ]; then
     echo "BAO_XZ=$BAO_XZ is not a file" >&2
     exit 1
@@ -32,19 +30,3 @@ if [ ! -f "$src" ]; then
   echo "no $archive in ../shared/bin/ beside this clone (BAO_XZ names it elsewhere)" >&2
   exit 3
 fi
-command -v xz >/dev/null || { echo "xz is missing: apt-get install xz-utils" >&2; exit 1; }
-
-have="$(sum_of "$src")"
-[ "$have" = "$xz_sum" ] || { echo "$src: sha256 $have, want $xz_sum: refusing it" >&2; exit 1; }
-mkdir -p "$(dirname "$out")"
-xz -dc "$src" > "$out.tmp"
-have="$(sum_of "$out.tmp")"
-if [ "$have" != "$bin_sum" ]; then
-  rm -f "$out.tmp"
-  echo "unpacked bao: sha256 $have, want $bin_sum: refusing it" >&2
-  exit 1
-fi
-chmod +x "$out.tmp"
-mv "$out.tmp" "$out"
-echo "unpacked OpenBao v$version into .bin/bao (sha256 checked)" >&2
-"$out" version >&2

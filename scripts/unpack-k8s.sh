@@ -32,30 +32,15 @@ crds=(
   "secrets.hashicorp.com_vaultstaticsecrets.yaml 6c4d9c3b1a6bebb1dc19681d32985b66bece3a8288bb7b1812c14196a1ae97bd"
 )
 
-sum_of() { sha256sum "$1" | awk '{print $1}'; }
+. "$root/scripts/unpack-checked.sh"
 fail() { echo "unpack-k8s: $*" >&2; exit 1; }
 
 mkdir -p "$out/$crds_version"
 for entry in "${binaries[@]}"; do
   read -r name xz xz_sum bin_sum <<<"$entry"
-  dest="$out/$name"
-  if [ -x "$dest" ] && [ "$(sum_of "$dest")" = "$bin_sum" ]; then continue; fi
-  src="$shared/bin/$xz"
-  [ -f "$src" ] || fail "$xz not found in $shared/bin/ (set K8S_SHARED to the folder that holds bin/ and k8s/)"
-  command -v xz >/dev/null || fail "xz is missing: apt-get install xz-utils"
-  have="$(sum_of "$src")"
-  [ "$have" = "$xz_sum" ] || fail "$src: sha256 $have, want $xz_sum: refusing it"
-  # A temporary name of its own: the Vault and OpenBao suites may unpack at once.
-  tmp="$dest.tmp.$$"
-  xz -dc "$src" > "$tmp"
-  have="$(sum_of "$tmp")"
-  if [ "$have" != "$bin_sum" ]; then
-    rm -f "$tmp"
-    fail "unpacked $name: sha256 $have, want $bin_sum: refusing it"
-  fi
-  chmod +x "$tmp"
-  mv "$tmp" "$dest"
-  echo "unpacked $name into $dest (sha256 checked)" >&2
+  rc=0
+  unpack_checked "$shared/bin/$xz" "$xz_sum" "$bin_sum" "$out/$name" || rc=$?
+  [ "$rc" = 0 ] || fail "$xz not found in $shared/bin/ (set K8S_SHARED to the folder that holds bin/ and k8s/)"
 done
 
 for entry in "${crds[@]}"; do

@@ -26,40 +26,22 @@ provider_bin_sum="f580fef240ce69d0980063178f0052b98798c8711589634ad0084cbbd38092
 provider_file="terraform-provider-vault_v$provider_version"
 mirror="$bin/tofu-providers"
 
-sum_of() { sha256sum "$1" | awk '{print $1}'; }
+. "$root/scripts/unpack-checked.sh"
 
 if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
   echo "unpack-tofu: the binaries in ../shared/bin are linux/amd64 only, and this is $(uname -s)-$(uname -m)" >&2
   exit 3
 fi
 
-# unpack XZ SUM_XZ SUM_BIN OUT: OUT from XZ, both sums checked; written to a
-# temporary file and renamed, so two runs at once (Vault's and OpenBao's
-# suites) never see half a binary.
+# unpack XZ SUM_XZ SUM_BIN OUT: unpack_checked, or exit 3 saying where the
+# archive was looked for.
 unpack() {
-  local xz="$1" want_xz="$2" want_bin="$3" out="$4" have tmp
-  if [ -x "$out" ] && [ "$(sum_of "$out")" = "$want_bin" ]; then
-    return 0
-  fi
-  if [ ! -f "$xz" ]; then
-    echo "unpack-tofu: $(basename "$xz") not found in $shared (set SHARED_BIN to the folder that holds it)" >&2
+  local rc=0
+  unpack_checked "$@" || rc=$?
+  if [ "$rc" = 3 ]; then
+    echo "unpack-tofu: $(basename "$1") not found in $shared (set SHARED_BIN to the folder that holds it)" >&2
     exit 3
   fi
-  command -v xz >/dev/null || { echo "unpack-tofu: xz is missing: apt-get install xz-utils" >&2; exit 1; }
-  have="$(sum_of "$xz")"
-  [ "$have" = "$want_xz" ] || { echo "unpack-tofu: $xz: sha256 $have, want $want_xz: refusing it" >&2; exit 1; }
-  mkdir -p "$(dirname "$out")"
-  tmp="$(mktemp "$out.XXXXXX")"
-  xz -dc "$xz" > "$tmp"
-  have="$(sum_of "$tmp")"
-  if [ "$have" != "$want_bin" ]; then
-    rm -f "$tmp"
-    echo "unpack-tofu: unpacked $(basename "$out"): sha256 $have, want $want_bin: refusing it" >&2
-    exit 1
-  fi
-  chmod +x "$tmp"
-  mv -f "$tmp" "$out"
-  echo "unpack-tofu: unpacked $out (sha256 checked)" >&2
 }
 
 unpack "$shared/tofu-$tofu_version-linux-amd64.xz" "$tofu_xz_sum" "$tofu_bin_sum" "$bin/tofu"
